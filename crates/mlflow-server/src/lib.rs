@@ -1,0 +1,176 @@
+//! The MLflow-compatible HTTP server.
+//!
+//! # Layout
+//! - [`router`] builds the axum app: every RPC under `/api/2.0/mlflow/...` and its
+//!   `/ajax-api/...` mirror, `/health`, `/version`, `server-info`, a Flask-identical 404.
+//! - [`handlers`]: thin handlers (decode with [`extract::Msg`], call the store, encode).
+//! - [`requests`]: the request messages; [`error`]: domain error -> HTTP response.
+//! - [`security`]: Host-header allow-list (DNS rebinding guard) and CORS, as the official server.
+//! - [`serve`] runs the app on a bound listener until a shutdown future resolves.
+
+pub mod error;
+pub mod extract;
+pub mod handlers;
+pub mod requests;
+pub mod security;
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use mlflow_store::TrackingStore;
+use std::future::Future;
+use std::sync::Arc;
+
+/// The MLflow version we report on `/version`. The client enables its 3.x paths (OTLP span
+/// logging, logged models) for versions >= 3.4, and we implement the 3.17 wire contract.
+pub const MLFLOW_COMPAT_VERSION: &str = "3.17.2";
+
+/// Server settings that change request handling.
+#[derive(Debug, Clone, Default)]
+pub struct ServerConfig {
+    /// Prepended to every route (`--static-prefix`), e.g. `/mlflow`.
+    pub static_prefix: String,
+    /// `--allowed-hosts`; `None` means localhost and private addresses.
+    pub allowed_hosts: Option<Vec<String>>,
+    /// `--cors-allowed-origins`; `None` means localhost origins on any port.
+    pub cors_allowed_origins: Option<Vec<String>>,
+    /// `--serve-artifacts` (default true).
+    pub serve_artifacts: bool,
+    /// `--artifacts-only`: tracking routes answer 503.
+    pub artifacts_only: bool,
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn TrackingStore>,
+    pub config: Arc<ServerConfig>,
+}
+
+/// The body Flask sends for an unknown route; the client keys its v3->v2 fallbacks on a
+/// non-JSON 404, so we send exactly this.
+const NOT_FOUND_HTML: &str = "<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n<p>The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.</p>\n";
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        NOT_FOUND_HTML,
+    )
+        .into_response()
+}
+
+async fn health() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "OK",
+    )
+        .into_response()
+}
+
+async fn version() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        MLFLOW_COMPAT_VERSION,
+    )
+        .into_response()
+}
+
+async fn server_info(axum::extract::State(s): axum::extract::State<AppState>) -> Response {
+    axum::Json(serde_json::json!({
+        "store_type": "SqlStore",
+        "workspaces_enabled": false,
+        "trace_archival_enabled": false,
+        "multipart_uploads_enabled": false,
+        "multipart_downloads_enabled": false,
+        "artifact_serving_enabled": s.config.serve_artifacts,
+        "presigned_upload_run_id_supported": false,
+        "presigned_upload_model_id_supported": false,
+        "features_enabled": { "gateway": false },
+    }))
+    .into_response()
+}
+
+/// The tracking RPCs, relative to `/api/2.0/mlflow`.
+fn tracking_routes() -> Router<AppState> {
+    use handlers::*;
+    Router::new()
+        .route("/experiments/create", post(create_experiment))
+        .route("/experiments/get", get(get_experiment))
+        .route("/experiments/get-by-name", get(get_experiment_by_name))
+        .route(
+            "/experiments/search",
+            get(search_experiments).post(search_experiments),
+        )
+        .route("/experiments/update", post(update_experiment))
+        .route("/experiments/delete", post(delete_experiment))
+        .route("/experiments/restore", post(restore_experiment))
+        .route("/experiments/set-experiment-tag", post(set_experiment_tag))
+        .route(
+            "/experiments/delete-experiment-tag",
+            post(delete_experiment_tag),
+        )
+        .route("/runs/create", post(create_run))
+        .route("/runs/get", get(get_run))
+        .route("/runs/update", post(update_run))
+        .route("/runs/delete", post(delete_run))
+        .route("/runs/restore", post(restore_run))
+        .route("/runs/log-metric", post(log_metric))
+        .route("/runs/log-parameter", post(log_param))
+        .route("/runs/set-tag", post(set_tag))
+        .route("/runs/delete-tag", post(delete_tag))
+        .route("/runs/log-batch", post(log_batch))
+        .route("/runs/log-inputs", post(log_inputs))
+        .route("/runs/log-model", post(log_model))
+        .route("/runs/search", post(search_runs))
+        .route("/metrics/get-history", get(get_metric_history))
+        .route(
+            "/metrics/get-history-bulk-interval",
+            get(get_metric_history_bulk_interval),
+        )
+}
+
+/// Builds the whole application.
+pub fn router(state: AppState) -> Router {
+    let prefix = state.config.static_prefix.trim_end_matches('/').to_string();
+    let p = |path: &str| format!("{prefix}{path}");
+    let mut app: Router<AppState> = Router::new()
+        .route(&p("/health"), get(health))
+        .route(&p("/version"), get(version))
+        .route(&p("/api/3.0/mlflow/server-info"), get(server_info))
+        .route(&p("/ajax-api/3.0/mlflow/server-info"), get(server_info));
+    if !state.config.artifacts_only {
+        app = app
+            .nest(&p("/api/2.0/mlflow"), tracking_routes())
+            .nest(&p("/ajax-api/2.0/mlflow"), tracking_routes())
+            .route(
+                &p("/ajax-api/2.0/mlflow/metrics/get-history-bulk"),
+                get(handlers::get_metric_history_bulk),
+            );
+    }
+    let app = app.fallback(not_found).with_state(state.clone());
+    security::layer(app, &state.config)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests.
+///
+/// Sets TCP_NODELAY: the official server's ~40 ms keep-alive stalls come from Nagle's
+/// algorithm meeting the client's delayed ACK.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "failed to set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
