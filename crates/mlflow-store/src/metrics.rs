@@ -251,8 +251,10 @@ impl SqlStore {
         );
         let mut out = Vec::new();
         for run_id in run_ids {
+            // NTILE takes a 32-bit integer on PostgreSQL; the handler caps max_results at 2500.
+            let buckets = i32::try_from(max_results).unwrap_or(i32::MAX);
             let mut q = sqlx::query(db.sql(&sampled_sql))
-                .bind(max_results)
+                .bind(buckets)
                 .bind(run_id.clone())
                 .bind(key.to_string());
             let mut lq = sqlx::query(db.sql(&last_sql))
