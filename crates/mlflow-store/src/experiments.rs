@@ -257,8 +257,13 @@ impl SqlStore {
                 "Cannot rename a non-active experiment.",
             ));
         }
-        let already =
-            || Error::already_exists(format!("Experiment(name={new_name}) already exists."));
+        // The official store surfaces this unique-constraint violation as BAD_REQUEST (400).
+        let already = || {
+            Error::new(
+                mlflow_domain::ErrorCode::BadRequest,
+                format!("Experiment(name={new_name}) already exists."),
+            )
+        };
         if self.name_taken(&mut tx, new_name).await? {
             return Err(already());
         }
