@@ -124,6 +124,17 @@ impl Db {
         AssertSqlSafe(rewrite_placeholders(self.dialect, sql).into_owned())
     }
 
+    /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken
+    /// up front, so a transaction never fails half-way when another process (a second replica
+    /// on the same file) committed in between; `busy_timeout` makes it wait instead.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let tx = match self.dialect {
+            Dialect::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await,
+            _ => self.write.begin().await,
+        };
+        tx.map_err(db_err)
+    }
+
     /// SQL for a boolean literal (`is_nan = TRUE` vs `= 1`).
     pub fn bool_lit(&self, b: bool) -> &'static str {
         match (self.dialect, b) {

@@ -136,7 +136,7 @@ impl SqlStore {
         }
         let db = &self.db;
         let already = || Error::already_exists(format!("Experiment(name={name}) already exists."));
-        let mut tx = db.write.begin().await.map_err(db_err)?;
+        let mut tx = db.begin_write().await?;
         if self.name_taken(&mut tx, name).await? {
             return Err(already());
         }
@@ -249,7 +249,7 @@ impl SqlStore {
     ) -> Result<()> {
         validate_experiment_name(new_name)?;
         let id = parse_experiment_id(experiment_id)?;
-        let mut tx = self.db.write.begin().await.map_err(db_err)?;
+        let mut tx = self.db.begin_write().await?;
         let stage = self.require_experiment(&mut tx, id).await?;
         if stage != "active" {
             return Err(Error::new(
@@ -296,7 +296,7 @@ impl SqlStore {
     ) -> Result<()> {
         let id = parse_experiment_id(experiment_id)?;
         let db = &self.db;
-        let mut tx = db.write.begin().await.map_err(db_err)?;
+        let mut tx = db.begin_write().await?;
         let stage = self.require_experiment(&mut tx, id).await?;
         let expected = if deleted { "active" } else { "deleted" };
         if stage != expected {
@@ -338,7 +338,7 @@ impl SqlStore {
         validate_experiment_tag(key, value)?;
         let id = parse_experiment_id(experiment_id)?;
         let db = &self.db;
-        let mut tx = db.write.begin().await.map_err(db_err)?;
+        let mut tx = db.begin_write().await?;
         let stage = self.require_experiment(&mut tx, id).await?;
         check_active(id, &stage)?;
         let kc = db.key_col();
@@ -368,7 +368,7 @@ impl SqlStore {
     ) -> Result<()> {
         let id = parse_experiment_id(experiment_id)?;
         let db = &self.db;
-        let mut tx = db.write.begin().await.map_err(db_err)?;
+        let mut tx = db.begin_write().await?;
         let stage = self.require_experiment(&mut tx, id).await?;
         check_active(id, &stage)?;
         let kc = db.key_col();

@@ -367,7 +367,7 @@ impl SqlStore {
             });
         }
         let db = &self.db;
-        let mut tx = db.write.begin().await.map_err(db_err)?;
+        let mut tx = db.begin_write().await?;
         let row = sqlx::query(db.sql(
             "SELECT lifecycle_stage, artifact_location FROM experiments WHERE experiment_id = ?",
         ))
@@ -479,7 +479,7 @@ impl SqlStore {
             validate_status(s)?;
         }
         let db = &self.db;
-        let mut tx = db.write.begin().await.map_err(db_err)?;
+        let mut tx = db.begin_write().await?;
         self.require_active_run(&mut tx, run_id).await?;
         if let Some(s) = status {
             sqlx::query(db.sql("UPDATE runs SET status = ? WHERE run_uuid = ?"))
@@ -514,7 +514,7 @@ impl SqlStore {
 
     pub(crate) async fn set_run_lifecycle(&self, run_id: &str, deleted: bool) -> Result<()> {
         let db = &self.db;
-        let mut tx = db.write.begin().await.map_err(db_err)?;
+        let mut tx = db.begin_write().await?;
         self.run_stage(&mut tx, run_id).await?;
         let (stage, time) = if deleted {
             ("deleted", Some(now_ms()))
@@ -542,7 +542,7 @@ impl SqlStore {
         single_param: bool,
     ) -> Result<()> {
         let db = &self.db;
-        let mut tx = db.write.begin().await.map_err(db_err)?;
+        let mut tx = db.begin_write().await?;
         self.require_active_run(&mut tx, run_id).await?;
         self.insert_params(&mut tx, run_id, &params, single_param)
             .await?;
@@ -628,7 +628,7 @@ impl SqlStore {
 
     pub(crate) async fn delete_tag_impl(&self, run_id: &str, key: &str) -> Result<()> {
         let db = &self.db;
-        let mut tx = db.write.begin().await.map_err(db_err)?;
+        let mut tx = db.begin_write().await?;
         self.require_active_run(&mut tx, run_id).await?;
         let kc = db.key_col();
         let done =
@@ -697,7 +697,7 @@ impl SqlStore {
             }
         }
         let db = &self.db;
-        let mut tx = db.write.begin().await.map_err(db_err)?;
+        let mut tx = db.begin_write().await?;
         self.require_active_run(&mut tx, run_id).await?;
         let exp_id = sqlx::query(db.sql("SELECT experiment_id FROM runs WHERE run_uuid = ?"))
             .bind(run_id.to_string())
