@@ -7,7 +7,10 @@
 //! - [`serde_util`]: lenient proto-JSON deserializers (int64 as strings, `"NaN"`, `True`).
 
 pub mod error;
+pub mod logged_models;
+pub mod registry;
 pub mod serde_util;
+pub mod traces;
 pub mod tracking;
 pub mod validation;
 

@@ -19,7 +19,9 @@ pub mod ast;
 mod common;
 pub mod experiments;
 pub mod lexer;
+pub mod logged_models;
 pub mod parser;
+pub mod registry;
 pub mod runs;
 pub mod sql;
 
