@@ -24,6 +24,7 @@ pub mod parser;
 pub mod registry;
 pub mod runs;
 pub mod sql;
+pub mod traces;
 
 pub use experiments::{search_experiments_query, search_experiments_query_in_workspace};
 pub use runs::search_runs_query;
