@@ -1,0 +1,250 @@
+//! Artifacts in an object store (S3, GCS, Azure, or any [`ObjectStore`]) under a key prefix.
+//!
+//! Uploads: bodies that fit in one part (8 MiB) are a single PUT; larger ones stream
+//! through a multipart upload with at most [`MAX_CONCURRENCY`] parts in flight, so memory
+//! stays bounded. The object only appears when the upload completes; on error or
+//! cancellation the multipart upload is aborted.
+
+use crate::{ArtifactRepo, ByteStream, Download, Fetched, FileInfo, RelPath, no_such_artifact};
+use bytes::{Bytes, BytesMut};
+use futures::{StreamExt, TryStreamExt};
+use mlflow_domain::{Error, ErrorCode, Result};
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use std::sync::Arc;
+
+/// Part size of multipart uploads (S3 needs >= 5 MiB except for the last part).
+pub const PART_SIZE: usize = 8 * 1024 * 1024;
+/// Parts uploaded concurrently.
+pub const MAX_CONCURRENCY: usize = 4;
+
+/// A repository rooted at `prefix` inside `store`.
+#[derive(Debug, Clone)]
+pub struct ObjectStoreRepo {
+    uri: String,
+    store: Arc<dyn ObjectStore>,
+    /// No leading or trailing `/`; empty for a bucket root.
+    prefix: String,
+}
+
+/// Maps an object_store error to the MLflow one.
+pub fn store_error(e: object_store::Error) -> Error {
+    match e {
+        object_store::Error::NotFound { path, .. } => {
+            Error::not_found(format!("No such artifact: '{path}'"))
+        }
+        object_store::Error::InvalidPath { .. } => Error::invalid(crate::path::INVALID_PATH),
+        object_store::Error::PermissionDenied { source, .. }
+        | object_store::Error::Unauthenticated { source, .. } => Error::new(
+            ErrorCode::PermissionDenied,
+            format!("Artifact storage denied access: {source}"),
+        ),
+        other => Error::internal(format!("Artifact storage error: {other}")),
+    }
+}
+
+/// Aborts a multipart upload that was neither completed nor aborted (cancellation).
+struct PendingUpload(Option<WriteMultipart>);
+
+impl Drop for PendingUpload {
+    fn drop(&mut self) {
+        if let Some(w) = self.0.take()
+            && let Ok(handle) = tokio::runtime::Handle::try_current()
+        {
+            handle.spawn(async move {
+                if let Err(e) = w.abort().await {
+                    tracing::warn!(error = %e, "aborting an interrupted multipart upload failed");
+                }
+            });
+        }
+    }
+}
+
+impl ObjectStoreRepo {
+    pub fn new(uri: impl Into<String>, store: Arc<dyn ObjectStore>, prefix: &str) -> Self {
+        Self {
+            uri: uri.into(),
+            store,
+            prefix: prefix.trim_matches('/').to_string(),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    fn key_str(&self, rel: &RelPath) -> String {
+        match (self.prefix.is_empty(), rel.is_root()) {
+            (true, _) => rel.as_str().to_string(),
+            (false, true) => self.prefix.clone(),
+            (false, false) => format!("{}/{}", self.prefix, rel),
+        }
+    }
+
+    fn key(&self, rel: &RelPath) -> Result<StorePath> {
+        StorePath::parse(self.key_str(rel)).map_err(|_| Error::invalid(crate::path::INVALID_PATH))
+    }
+
+    /// Converts a listed key back to a path relative to the root.
+    fn relative(&self, key: &StorePath) -> String {
+        let k = key.as_ref();
+        if self.prefix.is_empty() {
+            return k.to_string();
+        }
+        k.strip_prefix(&self.prefix)
+            .map(|s| s.trim_start_matches('/').to_string())
+            .unwrap_or_else(|| k.to_string())
+    }
+
+    async fn is_prefix(&self, key: &StorePath) -> Result<bool> {
+        let mut listing = self.store.list(Some(key));
+        Ok(listing.try_next().await.map_err(store_error)?.is_some())
+    }
+}
+
+#[async_trait::async_trait]
+impl ArtifactRepo for ObjectStoreRepo {
+    fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    async fn put(&self, path: &RelPath, mut body: ByteStream) -> Result<u64> {
+        if path.is_root() {
+            return Err(Error::invalid(
+                "Artifact path must include a filename (cannot end with '/').",
+            ));
+        }
+        let key = self.key(path)?;
+        let read_err = |e: std::io::Error| Error::internal(format!("reading the upload: {e}"));
+        // Buffer the first part: small artifacts are one PUT.
+        let mut first = BytesMut::new();
+        let mut written: u64 = 0;
+        let mut overflow: Option<Bytes> = None;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(read_err)?;
+            written += chunk.len() as u64;
+            if first.len() + chunk.len() > PART_SIZE {
+                overflow = Some(chunk);
+                break;
+            }
+            first.extend_from_slice(&chunk);
+        }
+        let Some(overflow) = overflow else {
+            self.store
+                .put(&key, PutPayload::from(first.freeze()))
+                .await
+                .map_err(store_error)?;
+            return Ok(written);
+        };
+        let upload = self.store.put_multipart(&key).await.map_err(store_error)?;
+        let mut pending =
+            PendingUpload(Some(WriteMultipart::new_with_chunk_size(upload, PART_SIZE)));
+        let result: Result<()> = async {
+            let Some(w) = pending.0.as_mut() else {
+                return Ok(());
+            };
+            w.put(first.freeze());
+            w.put(overflow);
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(read_err)?;
+                written += chunk.len() as u64;
+                w.wait_for_capacity(MAX_CONCURRENCY)
+                    .await
+                    .map_err(store_error)?;
+                w.put(chunk);
+            }
+            Ok(())
+        }
+        .await;
+        let Some(w) = pending.0.take() else {
+            return Err(Error::internal("multipart upload state lost"));
+        };
+        match result {
+            Ok(()) => {
+                w.finish().await.map_err(store_error)?;
+                Ok(written)
+            }
+            Err(e) => {
+                if let Err(abort) = w.abort().await {
+                    tracing::warn!(error = %abort, "aborting a failed multipart upload failed");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn get(&self, path: &RelPath) -> Result<Fetched> {
+        let key = self.key(path)?;
+        if !path.is_root() || !self.prefix.is_empty() {
+            match self.store.get(&key).await {
+                Ok(r) => {
+                    let size = r.meta.size;
+                    let stream = r.into_stream().map_err(std::io::Error::other).boxed();
+                    return Ok(Fetched::File(Download {
+                        size: Some(size),
+                        stream,
+                    }));
+                }
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        if path.is_root() || self.is_prefix(&key).await? {
+            Ok(Fetched::Directory)
+        } else {
+            Err(no_such_artifact(path))
+        }
+    }
+
+    async fn list(&self, dir: &RelPath) -> Result<Vec<FileInfo>> {
+        let key = self.key(dir)?;
+        let prefix = (!key.as_ref().is_empty()).then_some(&key);
+        let listing = self
+            .store
+            .list_with_delimiter(prefix)
+            .await
+            .map_err(store_error)?;
+        let mut infos = Vec::new();
+        for p in listing.common_prefixes {
+            infos.push(FileInfo {
+                path: self.relative(&p),
+                is_dir: true,
+                file_size: None,
+            });
+        }
+        for o in listing.objects {
+            let path = self.relative(&o.location);
+            // Directory markers (`dir/` with size 0) are not files.
+            if path.is_empty() || (o.size == 0 && o.location.as_ref().ends_with('/')) {
+                continue;
+            }
+            infos.push(FileInfo {
+                path,
+                is_dir: false,
+                file_size: Some(o.size),
+            });
+        }
+        infos.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(infos)
+    }
+
+    async fn delete(&self, path: &RelPath) -> Result<()> {
+        let key = self.key(path)?;
+        let prefix = (!key.as_ref().is_empty()).then_some(&key);
+        let locations = self.store.list(prefix).map_ok(|m| m.location).boxed();
+        let mut deleted = self.store.delete_stream(locations);
+        while let Some(r) = deleted.next().await {
+            match r {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        if !path.is_root() {
+            match self.store.delete(&key).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        Ok(())
+    }
+}
