@@ -94,6 +94,29 @@ async fn server_info(axum::extract::State(s): axum::extract::State<AppState>) ->
     .into_response()
 }
 
+/// `--artifacts-only`: every tracking route answers 503 with the official text
+/// (`_disable_if_artifacts_only`); unknown paths stay 404.
+async fn artifacts_only_disabled(
+    req: axum::extract::Request,
+    _next: axum::middleware::Next,
+) -> Response {
+    let rule = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| req.uri().path().to_string());
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        format!(
+            "Endpoint: {rule} disabled due to the mlflow server running in `--artifacts-only` \
+             mode. To enable tracking server functionality, run `mlflow server` without \
+             `--artifacts-only`"
+        ),
+    )
+        .into_response()
+}
+
 /// The tracking RPCs, relative to `/api/2.0/mlflow`.
 fn tracking_routes() -> Router<AppState> {
     use handlers::*;
@@ -142,15 +165,26 @@ pub fn router(state: AppState) -> Router {
         .route(&p("/version"), get(version))
         .route(&p("/api/3.0/mlflow/server-info"), get(server_info))
         .route(&p("/ajax-api/3.0/mlflow/server-info"), get(server_info));
-    if !state.config.artifacts_only {
-        app = app
-            .nest(&p("/api/2.0/mlflow"), tracking_routes())
-            .nest(&p("/ajax-api/2.0/mlflow"), tracking_routes())
-            .route(
-                &p("/ajax-api/2.0/mlflow/metrics/get-history-bulk"),
-                get(handlers::get_metric_history_bulk),
-            );
-    }
+    let tracking = || {
+        let routes = tracking_routes();
+        if state.config.artifacts_only {
+            routes.route_layer(axum::middleware::from_fn(artifacts_only_disabled))
+        } else {
+            routes
+        }
+    };
+    app = app
+        .nest(&p("/api/2.0/mlflow"), tracking())
+        .nest(&p("/ajax-api/2.0/mlflow"), tracking());
+    let bulk = get(handlers::get_metric_history_bulk);
+    app = if state.config.artifacts_only {
+        app.route(
+            &p("/ajax-api/2.0/mlflow/metrics/get-history-bulk"),
+            bulk.route_layer(axum::middleware::from_fn(artifacts_only_disabled)),
+        )
+    } else {
+        app.route(&p("/ajax-api/2.0/mlflow/metrics/get-history-bulk"), bulk)
+    };
     let app = app.fallback(not_found).with_state(state.clone());
     security::layer(app, &state.config)
 }
