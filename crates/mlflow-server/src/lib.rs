@@ -11,6 +11,8 @@
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod logged_model_artifacts;
+pub mod logged_models;
 pub mod requests;
 pub mod security;
 
@@ -154,6 +156,7 @@ fn tracking_routes() -> Router<AppState> {
             "/metrics/get-history-bulk-interval",
             get(get_metric_history_bulk_interval),
         )
+        .merge(logged_models::logged_model_routes())
 }
 
 /// Builds the whole application.
@@ -177,6 +180,10 @@ pub fn router(state: AppState) -> Router {
         .nest(&p("/api/2.0/mlflow"), tracking())
         .nest(&p("/ajax-api/2.0/mlflow"), tracking());
     let bulk = get(handlers::get_metric_history_bulk);
+    app = app.route(
+        &p("/ajax-api/2.0/mlflow/experiments/search-datasets"),
+        post(logged_models::search_datasets),
+    );
     app = if state.config.artifacts_only {
         app.route(
             &p("/ajax-api/2.0/mlflow/metrics/get-history-bulk"),

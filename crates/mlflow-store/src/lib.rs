@@ -9,6 +9,7 @@
 
 pub mod db;
 mod experiments;
+pub mod logged_models;
 mod metrics;
 pub mod migrate;
 mod runs;
@@ -17,6 +18,7 @@ mod store_impl;
 use async_trait::async_trait;
 use base64::Engine;
 pub use db::Db;
+pub use logged_models::{CreateLoggedModel, LoggedModelStore, SearchLoggedModels};
 use mlflow_domain::tracking::{
     DatasetInput, Experiment, Metric, ModelInput, Run, RunInfo, Tag, ViewType,
 };
@@ -62,7 +64,7 @@ pub struct SearchExperiments {
 
 /// Everything the tracking API needs from storage.
 #[async_trait]
-pub trait TrackingStore: Send + Sync + 'static {
+pub trait TrackingStore: LoggedModelStore + Send + Sync + 'static {
     async fn create_experiment(
         &self,
         name: &str,

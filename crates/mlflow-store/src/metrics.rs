@@ -145,6 +145,8 @@ impl SqlStore {
             }
             q.execute(&mut **tx).await.map_err(db_err)?;
         }
+        // Metrics that name a logged model are recorded on the model too.
+        self.insert_logged_model_metrics(tx, run_id, metrics).await?;
         Ok(())
     }
 

@@ -43,7 +43,7 @@ fn validate_status(status: &str) -> Result<()> {
 }
 
 /// A random `predicate-noun-NNN` name like the official `_generate_random_name`.
-fn random_run_name() -> String {
+pub(crate) fn random_run_name() -> String {
     const PREDICATES: &[&str] = &[
         "able",
         "agreeable",
@@ -265,6 +265,13 @@ impl SqlStore {
             }
         }
         self.load_dataset_inputs(ids, &marks, &mut runs).await?;
+        for (run_id, outputs) in self.load_model_outputs(ids).await? {
+            if let Some(run) = runs.get_mut(&run_id) {
+                run.outputs = Some(RunOutputs {
+                    model_outputs: outputs,
+                });
+            }
+        }
         Ok(ids.iter().filter_map(|id| runs.remove(id)).collect())
     }
 
@@ -462,10 +469,14 @@ impl SqlStore {
     }
 
     pub(crate) async fn get_run_impl(&self, run_id: &str) -> Result<Run> {
-        self.load_runs(&[run_id.to_string()])
+        let mut run = self
+            .load_runs(&[run_id.to_string()])
             .await?
             .pop()
-            .ok_or_else(|| run_not_found(run_id))
+            .ok_or_else(|| run_not_found(run_id))?;
+        // Model inputs come back on runs/get only (not on runs/search), as official.
+        run.inputs.model_inputs = self.load_model_inputs(run_id).await?;
+        Ok(run)
     }
 
     pub(crate) async fn update_run_impl(
@@ -650,7 +661,7 @@ impl SqlStore {
         &self,
         run_id: &str,
         datasets: Vec<DatasetInput>,
-        _models: Vec<ModelInput>,
+        models: Vec<ModelInput>,
     ) -> Result<()> {
         use mlflow_domain::validation as v;
         for d in &datasets {
@@ -775,6 +786,7 @@ impl SqlStore {
                 .map_err(db_err)?;
             }
         }
+        self.insert_model_inputs(&mut tx, run_id, &models).await?;
         tx.commit().await.map_err(db_err)
     }
 
