@@ -207,12 +207,16 @@ class Server:
         self.stop()
         raise RuntimeError(f"{self.kind} server did not become healthy:\n{self.log_tail()}")
 
-    def log_tail(self, n: int = 60) -> str:
+    def log_tail(self, n: int = 60, head: int = 15) -> str:
+        """First `head` and last `n` lines of the server log (errors often come first)."""
         try:
             with open(self.log_path, "rb") as f:
-                return b"\n".join(f.read().splitlines()[-n:]).decode("utf-8", "replace")
+                lines = f.read().splitlines()
         except OSError:
             return "<no log>"
+        if len(lines) > head + n:
+            lines = lines[:head] + [b"[...]"] + lines[-n:]
+        return b"\n".join(lines).decode("utf-8", "replace")
 
     def stop(self) -> None:
         if self.proc is None:

@@ -64,7 +64,11 @@ def exp_id(client, unique):
 
 
 @pytest.fixture(autouse=True)
-def _no_active_run():
+def _no_active_run(request):
+    if "server" in request.fixturenames:
+        srv = request.getfixturevalue("server")
+        if srv.proc is None or srv.proc.poll() is not None:
+            pytest.fail(f"the {srv.kind} server under test is no longer running; log tail:\n{srv.log_tail(30)}")
     yield
     import mlflow
 

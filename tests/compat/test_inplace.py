@@ -111,11 +111,11 @@ def capture(url, ids):
             hist = c.get_metric_history(rid, key)
             out[f"hist:{name}:{key}"] = sorted((_norm([m.step, m.timestamp, m.value]) for m in hist), key=repr)
     exp_ids = ids["exps"][:1]
-    for flt in FILTERS:
-        for order in ORDERS:
-            for vt in (ViewType.ACTIVE_ONLY, ViewType.ALL):
-                res = c.search_runs(exp_ids, filter_string=flt, order_by=order, run_view_type=vt)
-                out[f"search:{flt}:{order}:{vt}"] = [r.info.run_id for r in res]
+    combos = [(f, None) for f in FILTERS] + [("", o) for o in ORDERS[1:]] + [(FILTERS[2], ORDERS[1])]
+    for flt, order in combos:
+        for vt in (ViewType.ACTIVE_ONLY, ViewType.ALL):
+            res = c.search_runs(exp_ids, filter_string=flt, order_by=order, run_view_type=vt)
+            out[f"search:{flt}:{order}:{vt}"] = [r.info.run_id for r in res]
     page = c.search_runs(exp_ids, max_results=2, order_by=["attributes.start_time ASC"])
     page2 = c.search_runs(exp_ids, max_results=2, order_by=["attributes.start_time ASC"], page_token=page.token)
     out["paged"] = [r.info.run_id for r in page] + [r.info.run_id for r in page2]
