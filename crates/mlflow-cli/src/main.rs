@@ -146,6 +146,7 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         artifacts_only: args.artifacts_only,
     };
     let state = AppState {
+        traces: Arc::new(store.clone()),
         store: Arc::new(store),
         config: Arc::new(config),
     };

@@ -15,6 +15,8 @@ pub mod logged_model_artifacts;
 pub mod logged_models;
 pub mod requests;
 pub mod security;
+pub mod otlp;
+pub mod traces;
 
 use axum::Router;
 use axum::http::{StatusCode, header};
@@ -47,6 +49,7 @@ pub struct ServerConfig {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn TrackingStore>,
+    pub traces: Arc<dyn mlflow_store::TraceStore>,
     pub config: Arc<ServerConfig>,
 }
 
@@ -157,6 +160,7 @@ fn tracking_routes() -> Router<AppState> {
             get(get_metric_history_bulk_interval),
         )
         .merge(logged_models::logged_model_routes())
+        .merge(traces::v2_routes())
 }
 
 /// Builds the whole application.
@@ -179,6 +183,26 @@ pub fn router(state: AppState) -> Router {
     app = app
         .nest(&p("/api/2.0/mlflow"), tracking())
         .nest(&p("/ajax-api/2.0/mlflow"), tracking());
+    let traces_v3 = || {
+        let routes = traces::v3_routes();
+        if state.config.artifacts_only {
+            routes.route_layer(axum::middleware::from_fn(artifacts_only_disabled))
+        } else {
+            routes
+        }
+    };
+    app = app
+        .nest(&p("/api/3.0/mlflow"), traces_v3())
+        .nest(&p("/ajax-api/3.0/mlflow"), traces_v3())
+        .route(
+            &p("/ajax-api/3.0/mlflow/get-trace-artifact"),
+            get(traces::get_trace_artifact),
+        );
+    app = if prefix.is_empty() {
+        app.merge(traces::otlp_routes())
+    } else {
+        app.nest(&prefix, traces::otlp_routes())
+    };
     let bulk = get(handlers::get_metric_history_bulk);
     app = app.route(
         &p("/ajax-api/2.0/mlflow/experiments/search-datasets"),

@@ -14,10 +14,12 @@ mod metrics;
 pub mod migrate;
 mod runs;
 mod store_impl;
+pub mod traces;
 
 use async_trait::async_trait;
 use base64::Engine;
 pub use db::Db;
+pub use traces::TraceStore;
 pub use logged_models::{CreateLoggedModel, LoggedModelStore, SearchLoggedModels};
 use mlflow_domain::tracking::{
     DatasetInput, Experiment, Metric, ModelInput, Run, RunInfo, Tag, ViewType,

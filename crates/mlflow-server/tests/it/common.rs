@@ -228,6 +228,7 @@ impl TestServer {
             }
         };
         let state = AppState {
+            traces: Arc::new(store.clone()),
             store: Arc::new(store),
             config: Arc::new(config),
         };
