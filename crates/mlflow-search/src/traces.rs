@@ -10,11 +10,11 @@
 //!
 //! Binds are in text order: sort joins first, then experiment ids, filter values, LIMIT, OFFSET.
 
+use crate::SearchError;
 use crate::ast::{CompOp, Comparison, Filter, Value};
 use crate::common::{Number, number, py_list_repr, string_list};
 use crate::parser::{parse_filter, parse_order_by};
 use crate::sql::{Dialect, SqlBuilder, SqlQuery, SqlValue, StrOperand};
-use crate::SearchError;
 
 const VALID_IDENTIFIERS: &str = "{'tag', 'request_metadata', 'attribute', 'span', 'feedback', 'expectation', 'issue', 'tags', 'attributes', 'trace', 'metadata'}";
 const SEARCH_ATTRIBUTE_KEYS: &str = "{'request_id', 'timestamp', 'timestamp_ms', 'execution_time', 'execution_time_ms', 'end_time', 'end_time_ms', 'status', 'client_request_id', 'name', 'run_id', 'prompt', 'text'}";
@@ -45,7 +45,10 @@ pub enum TraceField {
     SpanAttribute(String),
     /// `span.content` / `text`.
     SpanContent,
-    Assessment { kind: &'static str, name: String },
+    Assessment {
+        kind: &'static str,
+        name: String,
+    },
     Issue,
 }
 
@@ -192,8 +195,10 @@ fn resolve(c: &Comparison) -> Result<TraceClause, SearchError> {
             // Mapped keys (`_replace_key_to_tag_or_metadata`).
             let field = match lower.as_str() {
                 "name" => {
-                    if !matches!(op, Eq | Ne | Like | ILike | RLike | IsNull | IsNotNull | In | NotIn)
-                    {
+                    if !matches!(
+                        op,
+                        Eq | Ne | Like | ILike | RLike | IsNull | IsNotNull | In | NotIn
+                    ) {
                         return Err(invalid_comparator(op, TAG_COMPARATORS));
                     }
                     TraceField::Name
@@ -245,7 +250,10 @@ fn resolve(c: &Comparison) -> Result<TraceClause, SearchError> {
                     }
                 }
                 TraceField::Metadata(_) => {
-                    if !matches!(op, Eq | Ne | Like | ILike | RLike | IsNull | IsNotNull | In | NotIn) {
+                    if !matches!(
+                        op,
+                        Eq | Ne | Like | ILike | RLike | IsNull | IsNotNull | In | NotIn
+                    ) {
                         return Err(invalid_comparator(op, TAG_COMPARATORS));
                     }
                 }
@@ -934,10 +942,26 @@ mod tests {
     #[test]
     fn errors() {
         let e = |f: &str| search_traces_query(Dialect::Sqlite, &[1], f, &[], 10, 0).unwrap_err();
-        assert!(e("foo.bar = 'x'").message.starts_with("Invalid entity type 'foo'"));
-        assert!(e("trace.nope = 'x'").message.starts_with("Invalid attribute key 'nope'"));
-        assert!(e("span.foo = 'x'").message.starts_with("Invalid span attribute 'foo'"));
-        assert!(e("tags.a > 'x'").message.starts_with("Invalid comparator '>'"));
+        assert!(
+            e("foo.bar = 'x'")
+                .message
+                .starts_with("Invalid entity type 'foo'")
+        );
+        assert!(
+            e("trace.nope = 'x'")
+                .message
+                .starts_with("Invalid attribute key 'nope'")
+        );
+        assert!(
+            e("span.foo = 'x'")
+                .message
+                .starts_with("Invalid span attribute 'foo'")
+        );
+        assert!(
+            e("tags.a > 'x'")
+                .message
+                .starts_with("Invalid comparator '>'")
+        );
     }
 
     #[test]
@@ -951,7 +975,14 @@ mod tests {
             0,
         )
         .unwrap();
-        assert!(q.sql.contains("LEFT OUTER JOIN trace_tags ob1"), "{}", q.sql);
-        assert!(q.sql.contains("trace_info.timestamp_ms ASC, trace_info.request_id ASC"));
+        assert!(
+            q.sql.contains("LEFT OUTER JOIN trace_tags ob1"),
+            "{}",
+            q.sql
+        );
+        assert!(
+            q.sql
+                .contains("trace_info.timestamp_ms ASC, trace_info.request_id ASC")
+        );
     }
 }

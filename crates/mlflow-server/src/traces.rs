@@ -1,0 +1,560 @@
+//! Tracing API handlers: OTLP ingest (`/v1/traces`), trace infos (v3 and the v2 fallbacks),
+//! traces with spans, search, tags, deletes, run links and assessments.
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Msg, required};
+use crate::otlp;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use mlflow_domain::Error;
+use mlflow_domain::serde_util::{opt_i64, opt_string, string_list};
+use mlflow_domain::traces::{Assessment, AssessmentValue, PyValue, TraceInfo};
+use mlflow_store::traces::{AssessmentUpdate, SearchTraces, TraceWithSpans};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+type JsonResult = ApiResult<Json<Value>>;
+
+const MAX_OTLP_BODY: usize = 64 * 1024 * 1024;
+
+/// `/v1/traces`, relative to the static prefix.
+pub fn otlp_routes() -> axum::Router<AppState> {
+    axum::Router::new().route(
+        "/v1/traces",
+        post(otlp_export).layer(DefaultBodyLimit::max(MAX_OTLP_BODY)),
+    )
+}
+
+/// The 3.0 tracing RPCs, relative to `/api/3.0/mlflow`.
+pub fn v3_routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/traces", post(start_trace_v3))
+        .route("/traces/get", get(get_trace))
+        .route("/traces/batchGet", get(batch_get_traces))
+        .route("/traces/batchGetInfos", post(batch_get_trace_infos))
+        .route("/traces/search", post(search_traces_v3))
+        .route("/traces/delete-traces", post(delete_traces))
+        .route("/traces/{trace_id}", get(get_trace_info_v3))
+        .route(
+            "/traces/{trace_id}/tags",
+            patch(set_trace_tag).delete(delete_trace_tag),
+        )
+        .route("/traces/{trace_id}/assessments", post(create_assessment))
+        .route(
+            "/traces/{trace_id}/assessments/{assessment_id}",
+            get(get_assessment)
+                .patch(update_assessment)
+                .delete(delete_assessment),
+        )
+}
+
+/// The 2.0 tracing RPCs the 3.x client can still call, relative to `/api/2.0/mlflow`.
+pub fn v2_routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/traces", get(search_traces_v2))
+        .route("/traces/{request_id}/info", get(get_trace_info_v2))
+        .route(
+            "/traces/{request_id}/tags",
+            patch(set_trace_tag).delete(delete_trace_tag),
+        )
+        .route("/traces/delete-traces", post(delete_traces))
+        .route("/traces/link-to-run", post(link_traces_to_run))
+        .route("/get-trace-artifact", get(get_trace_artifact))
+}
+
+fn detail(status: u16, detail: Value) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    (code, Json(json!({ "detail": detail }))).into_response()
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `POST /v1/traces` (OTLP/HTTP).
+pub async fn otlp_export(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(experiment_id) = header_str(&headers, "x-mlflow-experiment-id") else {
+        return detail(
+            422,
+            json!([{"type": "missing", "loc": ["header", "x-mlflow-experiment-id"], "msg": "Field required", "input": null}]),
+        );
+    };
+    let req = match otlp::decode(
+        &body,
+        header_str(&headers, "content-type"),
+        header_str(&headers, "content-encoding"),
+    ) {
+        Ok(r) => r,
+        Err(e) => return detail(e.status, json!(e.detail)),
+    };
+    let rows = match otlp::to_rows(&req) {
+        Ok(r) => r,
+        Err(e) => return detail(e.status, json!(e.detail)),
+    };
+    let mut completed: Vec<String> = rows
+        .iter()
+        .filter(|r| r.parent_span_id.is_none())
+        .map(|r| r.trace_id.clone())
+        .collect();
+    completed.sort();
+    completed.dedup();
+    if !rows.is_empty() {
+        if let Err(e) = s.traces.log_spans(experiment_id, rows).await {
+            return ApiError(e).into_response();
+        }
+        if let Some(run_id) = header_str(&headers, "x-mlflow-run-id").filter(|r| !r.is_empty())
+            && !completed.is_empty()
+            && let Err(e) = s.traces.link_traces_to_run(&completed, run_id).await
+        {
+            tracing::warn!(error = %e, "failed to link OpenTelemetry traces to MLflow run");
+        }
+    }
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/x-protobuf")],
+        Vec::<u8>::new(),
+    )
+        .into_response()
+}
+
+fn trace_json(t: &TraceWithSpans) -> Value {
+    let spans: Vec<Value> = t
+        .spans
+        .iter()
+        .filter_map(|c| otlp::span_content_to_otel_json(c))
+        .collect();
+    json!({"trace_info": t.info.to_v3_json(), "spans": spans})
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct StartTraceV3 {
+    trace: Option<Value>,
+}
+
+/// `StartTraceV3`
+pub async fn start_trace_v3(
+    State(s): State<AppState>,
+    Msg { value: r, .. }: Msg<StartTraceV3>,
+) -> JsonResult {
+    let trace = r.trace.ok_or_else(|| ApiError(Error::missing("trace")))?;
+    let info_json = trace
+        .get("trace_info")
+        .or_else(|| trace.get("traceInfo"))
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let info = TraceInfo::from_v3_json(&info_json)?;
+    let stored = s.traces.start_trace(info).await?;
+    Ok(Json(json!({"trace": {"trace_info": stored.to_v3_json()}})))
+}
+
+/// `GetTraceInfoV3`
+pub async fn get_trace_info_v3(
+    State(s): State<AppState>,
+    Path(trace_id): Path<String>,
+) -> JsonResult {
+    let info = s.traces.get_trace_info(&trace_id).await?;
+    Ok(Json(json!({"trace": {"trace_info": info.to_v3_json()}})))
+}
+
+/// `GetTraceInfo` (v2)
+pub async fn get_trace_info_v2(
+    State(s): State<AppState>,
+    Path(request_id): Path<String>,
+) -> JsonResult {
+    let info = s.traces.get_trace_info(&request_id).await?;
+    Ok(Json(json!({"trace_info": info.to_v2_json()})))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct GetTrace {
+    #[serde(alias = "traceId", deserialize_with = "opt_string")]
+    trace_id: Option<String>,
+}
+
+/// `GetTrace` (trace with spans)
+pub async fn get_trace(
+    State(s): State<AppState>,
+    Msg { value: r, .. }: Msg<GetTrace>,
+) -> JsonResult {
+    let id = required(&r.trace_id, "trace_id")?;
+    let t = s.traces.get_trace(id).await?;
+    Ok(Json(json!({"trace": trace_json(&t)})))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TraceIds {
+    #[serde(alias = "traceIds", deserialize_with = "string_list")]
+    trace_ids: Vec<String>,
+}
+
+/// `BatchGetTraces`
+pub async fn batch_get_traces(
+    State(s): State<AppState>,
+    Msg { value: r, .. }: Msg<TraceIds>,
+) -> JsonResult {
+    if r.trace_ids.is_empty() {
+        return Err(ApiError(Error::missing("trace_ids")));
+    }
+    let ts = s.traces.batch_get_traces(&r.trace_ids).await?;
+    Ok(Json(
+        json!({"traces": ts.iter().map(trace_json).collect::<Vec<_>>()}),
+    ))
+}
+
+/// `BatchGetTraceInfos`
+pub async fn batch_get_trace_infos(
+    State(s): State<AppState>,
+    Msg { value: r, .. }: Msg<TraceIds>,
+) -> JsonResult {
+    if r.trace_ids.is_empty() {
+        return Err(ApiError(Error::missing("trace_ids")));
+    }
+    let ts = s.traces.batch_get_traces(&r.trace_ids).await?;
+    Ok(Json(
+        json!({"trace_infos": ts.iter().map(|t| t.info.to_v3_json()).collect::<Vec<_>>()}),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SearchTracesV3 {
+    locations: Option<Vec<Value>>,
+    #[serde(deserialize_with = "opt_string")]
+    filter: Option<String>,
+    #[serde(alias = "maxResults", deserialize_with = "opt_i64")]
+    max_results: Option<i64>,
+    #[serde(alias = "orderBy", deserialize_with = "string_list")]
+    order_by: Vec<String>,
+    #[serde(alias = "pageToken", deserialize_with = "opt_string")]
+    page_token: Option<String>,
+}
+
+/// `SearchTracesV3`
+pub async fn search_traces_v3(
+    State(s): State<AppState>,
+    Msg { value: r, .. }: Msg<SearchTracesV3>,
+) -> JsonResult {
+    let locations = r
+        .locations
+        .ok_or_else(|| ApiError(Error::missing("locations")))?;
+    if let Some(m) = r.max_results
+        && m > 500
+    {
+        return Err(ApiError(Error::invalid(format!(
+            "Invalid value {m} for parameter 'max_results' supplied. It must be at most 500"
+        ))));
+    }
+    let experiment_ids: Vec<String> = locations
+        .iter()
+        .filter_map(|l| {
+            let e = l
+                .get("mlflow_experiment")
+                .or_else(|| l.get("mlflowExperiment"))?;
+            let id = e.get("experiment_id").or_else(|| e.get("experimentId"))?;
+            match id {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            }
+        })
+        .collect();
+    let page = s
+        .traces
+        .search_traces(&SearchTraces {
+            experiment_ids,
+            filter: r.filter.unwrap_or_default(),
+            max_results: r.max_results.unwrap_or(100),
+            order_by: r.order_by,
+            page_token: r.page_token.filter(|t| !t.is_empty()),
+        })
+        .await?;
+    let mut out =
+        json!({"traces": page.items.iter().map(TraceInfo::to_v3_json).collect::<Vec<_>>()});
+    if let Some(t) = page.next_page_token {
+        out["next_page_token"] = json!(t);
+    }
+    Ok(Json(out))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SearchTracesV2 {
+    #[serde(alias = "experimentIds", deserialize_with = "string_list")]
+    experiment_ids: Vec<String>,
+    #[serde(deserialize_with = "opt_string")]
+    filter: Option<String>,
+    #[serde(alias = "maxResults", deserialize_with = "opt_i64")]
+    max_results: Option<i64>,
+    #[serde(alias = "orderBy", deserialize_with = "string_list")]
+    order_by: Vec<String>,
+    #[serde(alias = "pageToken", deserialize_with = "opt_string")]
+    page_token: Option<String>,
+}
+
+/// `SearchTraces` (v2)
+pub async fn search_traces_v2(
+    State(s): State<AppState>,
+    Msg { value: r, .. }: Msg<SearchTracesV2>,
+) -> JsonResult {
+    let page = s
+        .traces
+        .search_traces(&SearchTraces {
+            experiment_ids: r.experiment_ids,
+            filter: r.filter.unwrap_or_default(),
+            max_results: r.max_results.unwrap_or(100),
+            order_by: r.order_by,
+            page_token: r.page_token.filter(|t| !t.is_empty()),
+        })
+        .await?;
+    let mut out =
+        json!({"traces": page.items.iter().map(TraceInfo::to_v2_json).collect::<Vec<_>>()});
+    if let Some(t) = page.next_page_token {
+        out["next_page_token"] = json!(t);
+    }
+    Ok(Json(out))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DeleteTraces {
+    #[serde(alias = "experimentId", deserialize_with = "opt_string")]
+    experiment_id: Option<String>,
+    #[serde(alias = "maxTimestampMillis", deserialize_with = "opt_i64")]
+    max_timestamp_millis: Option<i64>,
+    #[serde(alias = "maxTraces", deserialize_with = "opt_i64")]
+    max_traces: Option<i64>,
+    #[serde(
+        alias = "requestIds",
+        alias = "trace_ids",
+        deserialize_with = "string_list"
+    )]
+    request_ids: Vec<String>,
+}
+
+/// `DeleteTraces` / `DeleteTracesV3`
+pub async fn delete_traces(
+    State(s): State<AppState>,
+    Msg { value: r, .. }: Msg<DeleteTraces>,
+) -> JsonResult {
+    let exp = required(&r.experiment_id, "experiment_id")?;
+    let n = s
+        .traces
+        .delete_traces(exp, r.max_timestamp_millis, r.max_traces, &r.request_ids)
+        .await?;
+    Ok(Json(json!({"traces_deleted": n})))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TraceTag {
+    #[serde(deserialize_with = "opt_string")]
+    key: Option<String>,
+    #[serde(deserialize_with = "opt_string")]
+    value: Option<String>,
+}
+
+/// `SetTraceTag` / `SetTraceTagV3`
+pub async fn set_trace_tag(
+    State(s): State<AppState>,
+    Path(trace_id): Path<String>,
+    Msg { value: r, .. }: Msg<TraceTag>,
+) -> JsonResult {
+    let key = required(&r.key, "key")?;
+    if key == "mlflow.trace.spansLocation" || key == "mlflow.artifactLocation" {
+        return Err(ApiError(Error::invalid(format!(
+            "Tag '{key}' is reserved and cannot be set."
+        ))));
+    }
+    s.traces
+        .set_trace_tag(&trace_id, key, r.value.as_deref().unwrap_or(""))
+        .await?;
+    Ok(Json(json!({})))
+}
+
+/// `DeleteTraceTag` / `DeleteTraceTagV3`
+pub async fn delete_trace_tag(
+    State(s): State<AppState>,
+    Path(trace_id): Path<String>,
+    Msg { value: r, .. }: Msg<TraceTag>,
+) -> JsonResult {
+    let key = required(&r.key, "key")?;
+    s.traces.delete_trace_tag(&trace_id, key).await?;
+    Ok(Json(json!({})))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LinkTracesToRun {
+    #[serde(alias = "traceIds", deserialize_with = "string_list")]
+    trace_ids: Vec<String>,
+    #[serde(alias = "runId", deserialize_with = "opt_string")]
+    run_id: Option<String>,
+}
+
+/// `LinkTracesToRun`
+pub async fn link_traces_to_run(
+    State(s): State<AppState>,
+    Msg { value: r, .. }: Msg<LinkTracesToRun>,
+) -> JsonResult {
+    if r.trace_ids.is_empty() {
+        return Err(ApiError(Error::missing("trace_ids")));
+    }
+    let run = required(&r.run_id, "run_id")?;
+    s.traces.link_traces_to_run(&r.trace_ids, run).await?;
+    Ok(Json(json!({})))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct GetTraceArtifact {
+    #[serde(deserialize_with = "opt_string")]
+    request_id: Option<String>,
+}
+
+/// `GET get-trace-artifact`: the spans of a trace as `traces.json` (UI).
+pub async fn get_trace_artifact(
+    State(s): State<AppState>,
+    Msg { value: r, .. }: Msg<GetTraceArtifact>,
+) -> Result<Response, ApiError> {
+    let Some(id) = r.request_id.filter(|x| !x.is_empty()) else {
+        return Err(ApiError(Error::new(
+            mlflow_domain::ErrorCode::BadRequest,
+            "Request must include the \"request_id\" query parameter.",
+        )));
+    };
+    let t = s.traces.get_trace(&id).await?;
+    let body = format!("{{\"spans\": [{}]}}", t.spans.join(", "));
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
+}
+
+// ---------------------------------------------------------------- assessments
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AssessmentMsg {
+    assessment: Option<Value>,
+    #[serde(alias = "updateMask", deserialize_with = "opt_string")]
+    update_mask: Option<String>,
+}
+
+/// `CreateAssessment`
+pub async fn create_assessment(
+    State(s): State<AppState>,
+    Path(trace_id): Path<String>,
+    Msg { value: r, .. }: Msg<AssessmentMsg>,
+) -> JsonResult {
+    let v = r
+        .assessment
+        .ok_or_else(|| ApiError(Error::missing("assessment")))?;
+    let mut a = Assessment::from_json(&v)?;
+    if a.trace_id.is_empty() {
+        a.trace_id = trace_id;
+    }
+    let created = s.traces.create_assessment(a).await?;
+    Ok(Json(json!({"assessment": created.to_json()})))
+}
+
+/// `GetAssessmentRequest`
+pub async fn get_assessment(
+    State(s): State<AppState>,
+    Path((trace_id, assessment_id)): Path<(String, String)>,
+) -> JsonResult {
+    let a = s.traces.get_assessment(&trace_id, &assessment_id).await?;
+    Ok(Json(json!({"assessment": a.to_json()})))
+}
+
+/// `UpdateAssessment`: only the fields named in `update_mask` change.
+pub async fn update_assessment(
+    State(s): State<AppState>,
+    Path((trace_id, assessment_id)): Path<(String, String)>,
+    Msg { value: r, .. }: Msg<AssessmentMsg>,
+) -> JsonResult {
+    let v = r
+        .assessment
+        .ok_or_else(|| ApiError(Error::missing("assessment")))?;
+    let mask = r
+        .update_mask
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| ApiError(Error::missing("update_mask")))?;
+    let parsed_value = Assessment::from_json(&v).ok();
+    let mut u = AssessmentUpdate::default();
+    for path in mask.split(',').map(str::trim) {
+        match path {
+            "assessmentName" | "assessment_name" => {
+                u.name = v
+                    .get("assessment_name")
+                    .or_else(|| v.get("assessmentName"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+            }
+            "rationale" => {
+                u.rationale = v
+                    .get("rationale")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+            }
+            "metadata" => {
+                u.metadata = v.get("metadata").and_then(Value::as_object).map(|m| {
+                    m.iter()
+                        .map(|(k, v)| {
+                            let s = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                            (k.clone(), s)
+                        })
+                        .collect()
+                });
+            }
+            "feedback" => {
+                if let Some(Assessment {
+                    value: AssessmentValue::Feedback { value, error },
+                    ..
+                }) = &parsed_value
+                {
+                    u.feedback = Some((value.clone(), error.clone()));
+                } else {
+                    u.feedback = Some((PyValue::Null, None));
+                }
+            }
+            "expectation" => {
+                if let Some(Assessment {
+                    value: AssessmentValue::Expectation { value },
+                    ..
+                }) = &parsed_value
+                {
+                    u.expectation = Some(value.clone());
+                } else {
+                    u.expectation = Some(PyValue::Null);
+                }
+            }
+            _ => {}
+        }
+    }
+    let a = s
+        .traces
+        .update_assessment(&trace_id, &assessment_id, u)
+        .await?;
+    Ok(Json(json!({"assessment": a.to_json()})))
+}
+
+/// `DeleteAssessment`
+pub async fn delete_assessment(
+    State(s): State<AppState>,
+    Path((trace_id, assessment_id)): Path<(String, String)>,
+) -> JsonResult {
+    s.traces
+        .delete_assessment(&trace_id, &assessment_id)
+        .await?;
+    Ok(Json(json!({})))
+}
