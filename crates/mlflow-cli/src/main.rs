@@ -144,6 +144,15 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         cors_allowed_origins: args.cors_allowed_origins.as_deref().map(split_list),
         serve_artifacts,
         artifacts_only: args.artifacts_only,
+        artifacts: Some(Arc::new(
+            mlflow_artifacts::Artifacts::new(Some(&args.artifacts_destination)).map_err(|e| {
+                anyhow::anyhow!(
+                    "opening artifacts destination {}: {}",
+                    args.artifacts_destination,
+                    e
+                )
+            })?,
+        )),
     };
     let state = AppState {
         traces: Arc::new(store.clone()),

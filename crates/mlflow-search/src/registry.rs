@@ -16,7 +16,7 @@
 //! tag primary key). Every user value is bound.
 
 use crate::SearchError;
-use crate::ast::{CompOp, Comparison, Expr, Filter, Ident, Value};
+use crate::ast::{CompOp, Comparison, Expr, Ident, Value};
 use crate::common::{Number, not_quoted, number, py_float_str, py_list_repr, string_list};
 use crate::parser::{parse_filter, parse_order_by};
 use crate::sql::{Dialect, SqlBuilder, SqlQuery, SqlValue, StrOperand};
@@ -495,8 +495,19 @@ pub fn parse_model_versions_order_by(
     Ok(out)
 }
 
-/// `SELECT registered_models.name FROM registered_models WHERE workspace = ? AND … ORDER BY …
-/// LIMIT ? OFFSET ?`.
+/// Columns selected by [`search_registered_models_query`], in this order.
+pub const REGISTERED_MODEL_COLUMNS: &str = "registered_models.name, registered_models.creation_time, \
+     registered_models.last_updated_time, registered_models.description";
+
+/// Columns selected by [`search_model_versions_query`], in this order.
+pub const MODEL_VERSION_COLUMNS: &str = "model_versions.name, model_versions.version, \
+     model_versions.creation_time, model_versions.last_updated_time, model_versions.description, \
+     model_versions.user_id, model_versions.current_stage, model_versions.source, \
+     model_versions.run_id, model_versions.status, model_versions.status_message, \
+     model_versions.run_link";
+
+/// `SELECT <REGISTERED_MODEL_COLUMNS> FROM registered_models WHERE workspace = ? AND … ORDER BY
+/// … LIMIT ? OFFSET ?`.
 pub fn search_registered_models_query(
     dialect: Dialect,
     workspace: &str,
@@ -518,7 +529,7 @@ pub fn search_registered_models_query(
     ))
 }
 
-/// `SELECT model_versions.name, model_versions.version FROM model_versions WHERE workspace = ?
+/// `SELECT <MODEL_VERSION_COLUMNS> FROM model_versions WHERE workspace = ?
 /// AND current_stage != 'Deleted_Internal' AND … ORDER BY … LIMIT ? OFFSET ?`.
 pub fn search_model_versions_query(
     dialect: Dialect,
@@ -573,10 +584,10 @@ fn build(
 ) -> SqlQuery {
     let t = entity.table();
     let mut b = SqlBuilder::new(dialect);
-    b.push("SELECT ").push(t).push(".name");
-    if entity == RegistryEntity::ModelVersions {
-        b.push(", model_versions.version");
-    }
+    b.push("SELECT ").push(match entity {
+        RegistryEntity::RegisteredModels => REGISTERED_MODEL_COLUMNS,
+        RegistryEntity::ModelVersions => MODEL_VERSION_COLUMNS,
+    });
     b.push(" FROM ")
         .push(t)
         .push(" WHERE ")
@@ -871,9 +882,9 @@ mod tests {
             .await
             .unwrap();
         for stmt in [
-            "CREATE TABLE registered_models (name TEXT, workspace TEXT, last_updated_time BIGINT, creation_time BIGINT)",
+            "CREATE TABLE registered_models (name TEXT, workspace TEXT, last_updated_time BIGINT, creation_time BIGINT, description TEXT)",
             "CREATE TABLE registered_model_tags (\"key\" TEXT, value TEXT, name TEXT, workspace TEXT)",
-            "INSERT INTO registered_models VALUES ('m1','default',1,1), ('p1','default',2,2), ('m2','default',3,3)",
+            "INSERT INTO registered_models VALUES ('m1','default',1,1,NULL), ('p1','default',2,2,NULL), ('m2','default',3,3,NULL)",
             "INSERT INTO registered_model_tags VALUES ('mlflow.prompt.is_prompt','true','p1','default'), ('t','x','m2','default')",
         ] {
             sqlx::query(stmt).execute(&pool).await.unwrap();

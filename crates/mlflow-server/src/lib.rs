@@ -8,6 +8,7 @@
 //! - [`security`]: Host-header allow-list (DNS rebinding guard) and CORS, as the official server.
 //! - [`serve`] runs the app on a bound listener until a shutdown future resolves.
 
+pub mod artifacts;
 pub mod error;
 pub mod extract;
 pub mod handlers;
@@ -43,6 +44,9 @@ pub struct ServerConfig {
     pub serve_artifacts: bool,
     /// `--artifacts-only`: tracking routes answer 503.
     pub artifacts_only: bool,
+    /// The artifact resolver (`--artifacts-destination` and run artifact URIs); `None`:
+    /// proxied artifacts are not configured (mlflow-artifacts routes answer 503).
+    pub artifacts: Option<Arc<mlflow_artifacts::Artifacts>>,
 }
 
 /// Shared state of every handler.
@@ -215,6 +219,12 @@ pub fn router(state: AppState) -> Router {
         )
     } else {
         app.route(&p("/ajax-api/2.0/mlflow/metrics/get-history-bulk"), bulk)
+    };
+    // Artifact routes (they apply --no-serve-artifacts / --artifacts-only themselves).
+    app = if prefix.is_empty() {
+        app.merge(artifacts::artifact_routes())
+    } else {
+        app.nest(&prefix, artifacts::artifact_routes())
     };
     let app = app.fallback(not_found).with_state(state.clone());
     security::layer(app, &state.config)
