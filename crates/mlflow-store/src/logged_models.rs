@@ -270,7 +270,7 @@ fn decode_token(
         return Err(Error::invalid(format!(
             "Filter string in the page token does not match the requested filter string. \
              Expected: {}. Found: {}",
-            py_repr_opt(filter),
+            filter.unwrap_or("None"),
             match &tok_filter {
                 Some(Value::String(s)) => s.clone(),
                 Some(v) => py_value_repr(v),
