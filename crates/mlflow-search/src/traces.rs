@@ -244,26 +244,24 @@ fn resolve(c: &Comparison) -> Result<TraceClause, SearchError> {
                         )));
                     }
                 }
-                TraceField::Str(_) => {
-                    if !matches!(op, Eq | Ne | In | NotIn | Like | ILike | RLike) {
-                        return Err(invalid_comparator(op, STRING_ATTR_COMPARATORS));
-                    }
+                TraceField::Str(_)
+                    if !matches!(op, Eq | Ne | In | NotIn | Like | ILike | RLike) =>
+                {
+                    return Err(invalid_comparator(op, STRING_ATTR_COMPARATORS));
                 }
-                TraceField::Metadata(_) => {
+                TraceField::Metadata(_)
                     if !matches!(
                         op,
                         Eq | Ne | Like | ILike | RLike | IsNull | IsNotNull | In | NotIn
-                    ) {
-                        return Err(invalid_comparator(op, TAG_COMPARATORS));
-                    }
+                    ) =>
+                {
+                    return Err(invalid_comparator(op, TAG_COMPARATORS));
                 }
-                TraceField::SpanContent => {
-                    if !matches!(op, Like | ILike) {
-                        return Err(SearchError::new(format!(
-                            "span.content comparator '{}' not one of '{{'LIKE', 'ILIKE'}}'",
-                            op.symbol()
-                        )));
-                    }
+                TraceField::SpanContent if !matches!(op, Like | ILike) => {
+                    return Err(SearchError::new(format!(
+                        "span.content comparator '{}' not one of '{{'LIKE', 'ILIKE'}}'",
+                        op.symbol()
+                    )));
                 }
                 _ => {}
             }
