@@ -37,7 +37,7 @@ async fn table_exists(db: &Db, conn: &mut sqlx::AnyConnection, name: &str) -> Re
     let sql = match db.dialect {
         Dialect::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?",
         Dialect::Postgres => {
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?"
+            "SELECT CAST(tablename AS TEXT) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?"
         }
         Dialect::MySql => {
             "SELECT table_name FROM information_schema.tables \
