@@ -156,6 +156,7 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     };
     let state = AppState {
         traces: Arc::new(store.clone()),
+        registry: Arc::new(store.clone()),
         store: Arc::new(store),
         config: Arc::new(config),
     };

@@ -14,6 +14,7 @@ pub mod extract;
 pub mod handlers;
 pub mod logged_model_artifacts;
 pub mod logged_models;
+pub mod registry;
 pub mod requests;
 pub mod security;
 pub mod otlp;
@@ -54,6 +55,7 @@ pub struct ServerConfig {
 pub struct AppState {
     pub store: Arc<dyn TrackingStore>,
     pub traces: Arc<dyn mlflow_store::TraceStore>,
+    pub registry: Arc<dyn mlflow_store::RegistryStore>,
     pub config: Arc<ServerConfig>,
 }
 
@@ -165,6 +167,7 @@ fn tracking_routes() -> Router<AppState> {
         )
         .merge(logged_models::logged_model_routes())
         .merge(traces::v2_routes())
+        .merge(registry::registry_routes())
 }
 
 /// Builds the whole application.

@@ -12,6 +12,7 @@ mod experiments;
 pub mod logged_models;
 mod metrics;
 pub mod migrate;
+pub mod registry;
 mod runs;
 mod store_impl;
 pub mod traces;
@@ -19,6 +20,7 @@ pub mod traces;
 use async_trait::async_trait;
 use base64::Engine;
 pub use db::Db;
+pub use registry::RegistryStore;
 pub use traces::TraceStore;
 pub use logged_models::{CreateLoggedModel, LoggedModelStore, SearchLoggedModels};
 use mlflow_domain::tracking::{

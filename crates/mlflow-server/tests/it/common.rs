@@ -229,6 +229,7 @@ impl TestServer {
         };
         let state = AppState {
             traces: Arc::new(store.clone()),
+            registry: Arc::new(store.clone()),
             store: Arc::new(store),
             config: Arc::new(config),
         };
