@@ -1,0 +1,368 @@
+//! Artifacts through the server's proxy (`/api/2.0/mlflow-artifacts/artifacts/...`), streamed
+//! from and to disk.
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::types::FileInfo;
+use futures::StreamExt;
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use reqwest::Method;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use tokio::io::AsyncWriteExt;
+
+/// Characters escaped in one path segment.
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'?')
+    .add(b'{')
+    .add(b'}')
+    .add(b'%')
+    .add(b'/');
+
+const PROXY: &str = "/api/2.0/mlflow-artifacts/artifacts";
+
+/// The path under the proxy for an artifact URI (`mlflow-artifacts:/1/<run>/artifacts` →
+/// `1/<run>/artifacts`). Other schemes can't go through the proxy.
+pub(crate) fn proxy_root(artifact_uri: &str) -> Result<String> {
+    if let Some(rest) = artifact_uri.strip_prefix("mlflow-artifacts:") {
+        // mlflow-artifacts:/path or mlflow-artifacts://host:port/path
+        let path = if let Some(hosted) = rest.strip_prefix("//") {
+            hosted.split_once('/').map(|(_, p)| p).unwrap_or("")
+        } else {
+            rest
+        };
+        return Ok(path.trim_matches('/').to_string());
+    }
+    if let Some(idx) = artifact_uri.find("/api/2.0/mlflow-artifacts/artifacts") {
+        return Ok(artifact_uri[idx + PROXY.len()..]
+            .trim_matches('/')
+            .to_string());
+    }
+    Err(Error::invalid(format!(
+        "artifact URI '{artifact_uri}' is not served by the tracking server's artifact proxy \
+         (start the server with --serve-artifacts)"
+    )))
+}
+
+fn join(a: &str, b: &str) -> String {
+    match (a.trim_matches('/'), b.trim_matches('/')) {
+        ("", b) => b.to_string(),
+        (a, "") => a.to_string(),
+        (a, b) => format!("{a}/{b}"),
+    }
+}
+
+fn encode_path(p: &str) -> String {
+    p.split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| utf8_percent_encode(s, SEGMENT).to_string())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+        "txt" | "log" | "md" | "py" | "rs" | "yaml" | "yml" | "toml" | "csv" => "text/plain",
+        "json" => "application/json",
+        "html" => "text/html",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "svg" => "image/svg+xml",
+        _ => "application/octet-stream",
+    }
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+impl Client {
+    /// Uploads one local file to `<artifact_uri>/<artifact_path>/<file name>`, streaming it.
+    pub async fn upload_artifact_to(
+        &self,
+        artifact_uri: &str,
+        local_file: &Path,
+        artifact_path: Option<&str>,
+    ) -> Result<()> {
+        let root = proxy_root(artifact_uri)?;
+        let name = local_file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| Error::invalid(format!("not a file: {}", local_file.display())))?;
+        let dest = join(&join(&root, artifact_path.unwrap_or("")), name);
+        let url = self.t.url(&format!("{PROXY}/{}", encode_path(&dest)));
+        let ctype = content_type(local_file);
+        self.t
+            .send(&url, || async {
+                let file = tokio::fs::File::open(local_file)
+                    .await
+                    .map_err(|e| io_err(local_file, e))?;
+                let len = file
+                    .metadata()
+                    .await
+                    .map_err(|e| io_err(local_file, e))?
+                    .len();
+                let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
+                Ok(self
+                    .t
+                    .request(Method::PUT, &url)
+                    .header(reqwest::header::CONTENT_TYPE, ctype)
+                    .header(reqwest::header::CONTENT_LENGTH, len)
+                    .body(body))
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Uploads every file under `local_dir` (recursively) to `<artifact_uri>/<artifact_path>/`.
+    pub async fn upload_artifacts_to(
+        &self,
+        artifact_uri: &str,
+        local_dir: &Path,
+        artifact_path: Option<&str>,
+    ) -> Result<()> {
+        let mut stack: Vec<(PathBuf, String)> = vec![(
+            local_dir.to_path_buf(),
+            artifact_path.unwrap_or("").to_string(),
+        )];
+        while let Some((dir, rel)) = stack.pop() {
+            let mut rd = tokio::fs::read_dir(&dir)
+                .await
+                .map_err(|e| io_err(&dir, e))?;
+            while let Some(entry) = rd.next_entry().await.map_err(|e| io_err(&dir, e))? {
+                let path = entry.path();
+                let ft = entry.file_type().await.map_err(|e| io_err(&path, e))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if ft.is_dir() {
+                    stack.push((path, join(&rel, &name)));
+                } else {
+                    let sub = if rel.is_empty() {
+                        None
+                    } else {
+                        Some(rel.as_str())
+                    };
+                    self.upload_artifact_to(artifact_uri, &path, sub).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Logs a local file as an artifact of a run (like `MlflowClient.log_artifact`).
+    pub async fn log_artifact(
+        &self,
+        run_id: &str,
+        local_file: &Path,
+        artifact_path: Option<&str>,
+    ) -> Result<()> {
+        let run = self.get_run(run_id).await?;
+        self.upload_artifact_to(&run.info.artifact_uri, local_file, artifact_path)
+            .await
+    }
+
+    /// Logs a local directory's files as artifacts of a run (like `MlflowClient.log_artifacts`).
+    pub async fn log_artifacts(
+        &self,
+        run_id: &str,
+        local_dir: &Path,
+        artifact_path: Option<&str>,
+    ) -> Result<()> {
+        let run = self.get_run(run_id).await?;
+        self.upload_artifacts_to(&run.info.artifact_uri, local_dir, artifact_path)
+            .await
+    }
+
+    /// Writes `content` as the artifact `artifact_file` of a run (like `mlflow.log_text`).
+    pub async fn log_text(&self, run_id: &str, content: &str, artifact_file: &str) -> Result<()> {
+        let run = self.get_run(run_id).await?;
+        self.put_artifact_bytes(
+            &run.info.artifact_uri,
+            artifact_file,
+            content.as_bytes().to_vec(),
+        )
+        .await
+    }
+
+    /// Writes `content` as `path` under an artifact URI.
+    pub async fn put_artifact_bytes(
+        &self,
+        artifact_uri: &str,
+        path: &str,
+        content: Vec<u8>,
+    ) -> Result<()> {
+        let root = proxy_root(artifact_uri)?;
+        let url = self
+            .t
+            .url(&format!("{PROXY}/{}", encode_path(&join(&root, path))));
+        self.t
+            .send(&url, || async {
+                Ok(self.t.request(Method::PUT, &url).body(content.clone()))
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Lists the direct children of `path` under an artifact URI. Returned paths are relative to
+    /// the artifact root (`dir/file.txt`), as in the Python client.
+    pub async fn list_artifacts_at(
+        &self,
+        artifact_uri: &str,
+        path: Option<&str>,
+    ) -> Result<Vec<FileInfo>> {
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct R {
+            files: Vec<FileInfo>,
+        }
+        let root = proxy_root(artifact_uri)?;
+        let full = join(&root, path.unwrap_or(""));
+        let r: R = self.get(PROXY, serde_json::json!({"path": full})).await?;
+        let base = path.unwrap_or("").trim_matches('/');
+        Ok(r.files
+            .into_iter()
+            .map(|mut f| {
+                f.path = join(base, &f.path);
+                f
+            })
+            .collect())
+    }
+
+    /// Lists a run's artifacts under `path` (the root when `None`).
+    pub async fn list_artifacts(&self, run_id: &str, path: Option<&str>) -> Result<Vec<FileInfo>> {
+        let run = self.get_run(run_id).await?;
+        self.list_artifacts_at(&run.info.artifact_uri, path).await
+    }
+
+    /// Downloads `path` (a file or a directory, recursively) from an artifact URI into
+    /// `dst_dir`; returns the local path of the downloaded file or directory.
+    pub async fn download_artifacts_from(
+        &self,
+        artifact_uri: &str,
+        path: &str,
+        dst_dir: &Path,
+    ) -> Result<PathBuf> {
+        let path = path.trim_matches('/');
+        let children = if path.is_empty() {
+            self.list_artifacts_at(artifact_uri, None).await?
+        } else {
+            self.list_artifacts_at(artifact_uri, Some(path)).await?
+        };
+        // A file lists as nothing (`{}`); a directory lists its children.
+        let local_root = if path.is_empty() {
+            dst_dir.to_path_buf()
+        } else {
+            dst_dir.join(path)
+        };
+        let is_dir = path.is_empty() || !children.is_empty();
+        if !is_dir {
+            self.download_file(artifact_uri, path, &local_root).await?;
+            return Ok(local_root);
+        }
+        tokio::fs::create_dir_all(&local_root)
+            .await
+            .map_err(|e| io_err(&local_root, e))?;
+        let mut queue = children;
+        while let Some(f) = queue.pop() {
+            let local = dst_dir.join(&f.path);
+            if f.is_dir {
+                tokio::fs::create_dir_all(&local)
+                    .await
+                    .map_err(|e| io_err(&local, e))?;
+                queue.extend(self.list_artifacts_at(artifact_uri, Some(&f.path)).await?);
+            } else {
+                self.download_file(artifact_uri, &f.path, &local).await?;
+            }
+        }
+        Ok(local_root)
+    }
+
+    /// Downloads a run's artifact (file or directory) into `dst_dir`.
+    pub async fn download_artifacts(
+        &self,
+        run_id: &str,
+        path: &str,
+        dst_dir: &Path,
+    ) -> Result<PathBuf> {
+        let run = self.get_run(run_id).await?;
+        self.download_artifacts_from(&run.info.artifact_uri, path, dst_dir)
+            .await
+    }
+
+    /// Reads a small artifact into memory.
+    pub async fn read_artifact(&self, artifact_uri: &str, path: &str) -> Result<bytes::Bytes> {
+        let root = proxy_root(artifact_uri)?;
+        let url = self
+            .t
+            .url(&format!("{PROXY}/{}", encode_path(&join(&root, path))));
+        let resp = self
+            .t
+            .send(&url, || async { Ok(self.t.request(Method::GET, &url)) })
+            .await?;
+        resp.bytes()
+            .await
+            .map_err(|e| Error::Http { url, source: e })
+    }
+
+    async fn download_file(&self, artifact_uri: &str, path: &str, local: &Path) -> Result<()> {
+        let root = proxy_root(artifact_uri)?;
+        let url = self
+            .t
+            .url(&format!("{PROXY}/{}", encode_path(&join(&root, path))));
+        let resp = self
+            .t
+            .send(&url, || async { Ok(self.t.request(Method::GET, &url)) })
+            .await?;
+        if let Some(parent) = local.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| io_err(parent, e))?;
+        }
+        let tmp = local.with_extension("mlflow-part");
+        let mut file = tokio::fs::File::create(&tmp)
+            .await
+            .map_err(|e| io_err(&tmp, e))?;
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| Error::Http {
+                url: url.clone(),
+                source: e,
+            })?;
+            file.write_all(&chunk).await.map_err(|e| io_err(&tmp, e))?;
+        }
+        file.flush().await.map_err(|e| io_err(&tmp, e))?;
+        drop(file);
+        tokio::fs::rename(&tmp, local)
+            .await
+            .map_err(|e| io_err(local, e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_roots() {
+        assert_eq!(
+            proxy_root("mlflow-artifacts:/1/abc/artifacts").unwrap(),
+            "1/abc/artifacts"
+        );
+        assert_eq!(proxy_root("mlflow-artifacts://h:5000/1/x").unwrap(), "1/x");
+        assert_eq!(
+            proxy_root("http://h/api/2.0/mlflow-artifacts/artifacts/2/r/artifacts").unwrap(),
+            "2/r/artifacts"
+        );
+        assert!(proxy_root("/tmp/mlruns/1").is_err());
+        assert_eq!(encode_path("a b/c%d"), "a%20b/c%25d");
+    }
+}

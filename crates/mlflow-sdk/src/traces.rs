@@ -1,0 +1,392 @@
+//! Trace and assessment REST calls, and the OTLP span export (`POST /v1/traces`).
+
+use crate::client::{Client, SearchQuery, paginate};
+use crate::error::{Error, Result};
+use crate::types::*;
+use futures::Stream;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{
+    ResourceSpans, ScopeSpans, Span, Status, span, status,
+};
+use prost::Message;
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// A finished span, as the SDK records it before export.
+#[derive(Clone, Debug, Default)]
+pub struct SpanRecord {
+    /// OTel trace id.
+    pub trace_id: [u8; 16],
+    /// OTel span id.
+    pub span_id: [u8; 8],
+    /// Parent span id; `None` for the root.
+    pub parent_span_id: Option<[u8; 8]>,
+    /// Span name.
+    pub name: String,
+    /// Epoch ns.
+    pub start_time_ns: u64,
+    /// Epoch ns.
+    pub end_time_ns: u64,
+    /// Attributes as JSON values (`mlflow.spanInputs`, `mlflow.spanType`, …).
+    pub attributes: Vec<(String, Value)>,
+    /// Events.
+    pub events: Vec<SpanEventRecord>,
+    /// `Some(message)` when the span failed.
+    pub error: Option<String>,
+}
+
+/// A span event (a log line inside a span, or an `exception`).
+#[derive(Clone, Debug, Default)]
+pub struct SpanEventRecord {
+    /// Event name.
+    pub name: String,
+    /// Epoch ns.
+    pub time_ns: u64,
+    /// Attributes.
+    pub attributes: Vec<(String, Value)>,
+}
+
+impl SpanRecord {
+    /// The MLflow trace id, `tr-<32 hex>`.
+    pub fn mlflow_trace_id(&self) -> String {
+        format!("tr-{}", crate::util::hex(&self.trace_id))
+    }
+
+    /// The value of attribute `key`.
+    pub fn attribute(&self, key: &str) -> Option<&Value> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+
+    /// Converts to the OTLP protobuf span, encoding attribute values as the official client's
+    /// `_set_otel_proto_anyvalue` does (dicts → kvlist, lists → array, scalars typed).
+    pub fn to_otlp(&self) -> Span {
+        Span {
+            trace_id: self.trace_id.to_vec(),
+            span_id: self.span_id.to_vec(),
+            parent_span_id: self.parent_span_id.map(|p| p.to_vec()).unwrap_or_default(),
+            name: self.name.clone(),
+            kind: span::SpanKind::Internal as i32,
+            start_time_unix_nano: self.start_time_ns,
+            end_time_unix_nano: self.end_time_ns,
+            attributes: self.attributes.iter().map(|(k, v)| kv(k, v)).collect(),
+            events: self
+                .events
+                .iter()
+                .map(|e| span::Event {
+                    time_unix_nano: e.time_ns,
+                    name: e.name.clone(),
+                    attributes: e.attributes.iter().map(|(k, v)| kv(k, v)).collect(),
+                    dropped_attributes_count: 0,
+                })
+                .collect(),
+            status: Some(match &self.error {
+                None => Status {
+                    message: String::new(),
+                    code: status::StatusCode::Ok as i32,
+                },
+                Some(m) => Status {
+                    message: m.clone(),
+                    code: status::StatusCode::Error as i32,
+                },
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+fn kv(k: &str, v: &Value) -> KeyValue {
+    KeyValue {
+        key: k.to_string(),
+        value: Some(any_value_of(v)),
+        ..Default::default()
+    }
+}
+
+fn any_value_of(v: &Value) -> AnyValue {
+    let value = match v {
+        Value::Null => None,
+        Value::Bool(b) => Some(any_value::Value::BoolValue(*b)),
+        Value::Number(n) => Some(match n.as_i64() {
+            Some(i) => any_value::Value::IntValue(i),
+            None => any_value::Value::DoubleValue(n.as_f64().unwrap_or(f64::NAN)),
+        }),
+        Value::String(s) => Some(any_value::Value::StringValue(s.clone())),
+        Value::Array(items) => Some(any_value::Value::ArrayValue(ArrayValue {
+            values: items.iter().map(any_value_of).collect(),
+        })),
+        Value::Object(map) => Some(any_value::Value::KvlistValue(KeyValueList {
+            values: map.iter().map(|(k, v)| kv(k, v)).collect(),
+        })),
+    };
+    AnyValue { value }
+}
+
+/// Builds the OTLP export request for `spans`.
+pub fn otlp_request(spans: &[SpanRecord]) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", &json!("mlflow-rust-sdk"))],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                scope: Some(InstrumentationScope {
+                    name: "mlflow_sdk".into(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                    ..Default::default()
+                }),
+                spans: spans.iter().map(SpanRecord::to_otlp).collect(),
+                schema_url: String::new(),
+            }],
+            schema_url: String::new(),
+        }],
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TraceResp {
+    trace: TraceEnvelope,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TraceEnvelope {
+    trace_info: TraceInfo,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct AssessmentResp {
+    assessment: Assessment,
+}
+
+impl Client {
+    /// `POST /v1/traces`: exports spans as OTLP protobuf into `experiment_id` (the
+    /// `x-mlflow-experiment-id` header), as `RestStore.log_spans` does.
+    pub async fn log_spans(&self, experiment_id: &str, spans: &[SpanRecord]) -> Result<()> {
+        if spans.is_empty() {
+            return Ok(());
+        }
+        let body = otlp_request(spans).encode_to_vec();
+        let url = self.t.url("/v1/traces");
+        self.t
+            .send(&url, || async {
+                Ok(self
+                    .t
+                    .request(Method::POST, &url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/x-protobuf")
+                    .header("x-mlflow-experiment-id", experiment_id)
+                    .body(body.clone()))
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// `POST /api/3.0/mlflow/traces` (StartTraceV3): records the trace's info; returns the
+    /// server's merged info (with `mlflow.artifactLocation` etc.).
+    pub async fn start_trace(&self, info: &TraceInfo) -> Result<TraceInfo> {
+        let r: TraceResp = self
+            .post(
+                "/api/3.0/mlflow/traces",
+                json!({"trace": {"trace_info": info}}),
+            )
+            .await?;
+        Ok(r.trace.trace_info)
+    }
+
+    /// `GET /api/3.0/mlflow/traces/{id}`: a trace's info, with assessments.
+    pub async fn get_trace_info(&self, trace_id: &str) -> Result<TraceInfo> {
+        let r: TraceResp = self
+            .get(
+                &format!("/api/3.0/mlflow/traces/{trace_id}"),
+                json!({"trace_id": trace_id}),
+            )
+            .await?;
+        Ok(r.trace.trace_info)
+    }
+
+    /// `GET /api/3.0/mlflow/traces/get`: the trace with its spans, as OTel proto JSON
+    /// (`{"trace_info": …, "spans": […]}`).
+    pub async fn get_trace(&self, trace_id: &str) -> Result<Value> {
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct R {
+            trace: Value,
+        }
+        let r: R = self
+            .get(
+                "/api/3.0/mlflow/traces/get",
+                json!({"trace_id": trace_id, "allow_partial": false}),
+            )
+            .await?;
+        Ok(r.trace)
+    }
+
+    /// One page of `traces/search` (v3) over `experiment_ids`.
+    pub async fn search_traces_page(
+        &self,
+        experiment_ids: &[String],
+        q: &SearchQuery,
+    ) -> Result<Page<TraceInfo>> {
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct R {
+            traces: Vec<TraceInfo>,
+            next_page_token: Option<String>,
+        }
+        let locations: Vec<TraceLocation> = experiment_ids
+            .iter()
+            .map(TraceLocation::experiment)
+            .collect();
+        let mut body = json!({"locations": locations, "max_results": q.max_results.unwrap_or(100)});
+        if let Some(f) = &q.filter {
+            body["filter"] = json!(f);
+        }
+        if !q.order_by.is_empty() {
+            body["order_by"] = json!(q.order_by);
+        }
+        if let Some(t) = &q.page_token {
+            body["page_token"] = json!(t);
+        }
+        let r: R = self.post("/api/3.0/mlflow/traces/search", body).await?;
+        Ok(Page {
+            items: r.traces,
+            next_page_token: r.next_page_token.filter(|t| !t.is_empty()),
+        })
+    }
+
+    /// All traces matching `q`.
+    pub fn search_traces(
+        &self,
+        experiment_ids: Vec<String>,
+        q: SearchQuery,
+    ) -> impl Stream<Item = Result<TraceInfo>> + '_ {
+        let first = q.page_token.clone();
+        let ids = std::sync::Arc::new(experiment_ids);
+        paginate(
+            move |token| {
+                let mut q = q.clone();
+                q.page_token = token;
+                let ids = ids.clone();
+                async move { self.search_traces_page(&ids, &q).await }
+            },
+            first,
+        )
+    }
+
+    /// Sets a trace tag (the v2 path the Python client uses).
+    pub async fn set_trace_tag(&self, trace_id: &str, key: &str, value: &str) -> Result<()> {
+        let _: Value = self
+            .patch(
+                &format!("/api/2.0/mlflow/traces/{trace_id}/tags"),
+                json!({"key": key, "value": value}),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes a trace tag.
+    pub async fn delete_trace_tag(&self, trace_id: &str, key: &str) -> Result<()> {
+        let _: Value = self
+            .delete(
+                &format!("/api/2.0/mlflow/traces/{trace_id}/tags"),
+                json!({"key": key}),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes traces by id; returns how many were deleted.
+    pub async fn delete_traces(&self, experiment_id: &str, trace_ids: &[String]) -> Result<i64> {
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct R {
+            traces_deleted: i64,
+        }
+        let r: R = self
+            .post(
+                "/api/2.0/mlflow/traces/delete-traces",
+                json!({"experiment_id": experiment_id, "request_ids": trace_ids}),
+            )
+            .await?;
+        Ok(r.traces_deleted)
+    }
+
+    /// Links traces (≤ 100) to a run.
+    pub async fn link_traces_to_run(&self, trace_ids: &[String], run_id: &str) -> Result<()> {
+        if trace_ids.len() > 100 {
+            return Err(Error::invalid("at most 100 traces can be linked at once"));
+        }
+        let _: Value = self
+            .post(
+                "/api/2.0/mlflow/traces/link-to-run",
+                json!({"trace_ids": trace_ids, "run_id": run_id}),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Creates an assessment (feedback or expectation) on its `trace_id`.
+    pub async fn create_assessment(&self, assessment: &Assessment) -> Result<Assessment> {
+        let r: AssessmentResp = self
+            .post(
+                &format!("/api/3.0/mlflow/traces/{}/assessments", assessment.trace_id),
+                json!({"assessment": assessment}),
+            )
+            .await?;
+        Ok(r.assessment)
+    }
+
+    /// Fetches an assessment.
+    pub async fn get_assessment(&self, trace_id: &str, assessment_id: &str) -> Result<Assessment> {
+        let r: AssessmentResp = self
+            .get(
+                &format!("/api/3.0/mlflow/traces/{trace_id}/assessments/{assessment_id}"),
+                json!({}),
+            )
+            .await?;
+        Ok(r.assessment)
+    }
+
+    /// Updates an assessment; `update_mask` is e.g. `"feedback,rationale"`.
+    pub async fn update_assessment(
+        &self,
+        assessment: &Assessment,
+        update_mask: &str,
+    ) -> Result<Assessment> {
+        let id = assessment
+            .assessment_id
+            .as_deref()
+            .ok_or_else(|| Error::invalid("assessment_id is required to update an assessment"))?;
+        let r: AssessmentResp = self
+            .patch(
+                &format!(
+                    "/api/3.0/mlflow/traces/{}/assessments/{id}",
+                    assessment.trace_id
+                ),
+                json!({"assessment": assessment, "update_mask": update_mask}),
+            )
+            .await?;
+        Ok(r.assessment)
+    }
+
+    /// Deletes an assessment.
+    pub async fn delete_assessment(&self, trace_id: &str, assessment_id: &str) -> Result<()> {
+        let _: Value = self
+            .delete(
+                &format!("/api/3.0/mlflow/traces/{trace_id}/assessments/{assessment_id}"),
+                json!({"trace_id": trace_id, "assessment_id": assessment_id}),
+            )
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,820 @@
+//! Export [`tracing`] spans as MLflow traces.
+//!
+//! [`MlflowLayer`] is a `tracing_subscriber::Layer`. Every root span (a span without a recorded
+//! parent) starts a trace; its descendants become the trace's spans. When the root span
+//! closes, the whole trace is handed to a background exporter (a bounded queue: when it is
+//! full, traces are dropped and counted, never blocking the application), which sends it as
+//! the official client does:
+//!
+//! 1. `POST /v1/traces` — OTLP protobuf, header `x-mlflow-experiment-id`;
+//! 2. `POST /api/3.0/mlflow/traces` — StartTraceV3 with the `TraceInfoV3`;
+//! 3. when the server did not keep the spans in its database, `traces.json` is uploaded to the
+//!    trace's artifact location.
+//!
+//! Span fields map to MLflow attributes:
+//!
+//! | `tracing` field | MLflow |
+//! |---|---|
+//! | `mlflow.spanInputs` / `inputs` | `mlflow.spanInputs` (JSON strings are parsed) |
+//! | `mlflow.spanOutputs` / `outputs` | `mlflow.spanOutputs` |
+//! | `mlflow.spanType` / `span_type` | `mlflow.spanType` (`LLM`, `CHAIN`, `TOOL`, … default `UNKNOWN`) |
+//! | `input_tokens`, `output_tokens`, `total_tokens` | `mlflow.chat.tokenUsage` (and the trace's `mlflow.trace.tokenUsage`) |
+//! | `error` | span status `ERROR` with that message, plus an `exception` event |
+//! | `otel.name` | the span name |
+//! | anything else | an attribute of that name |
+//!
+//! Events inside a span become span events; an `ERROR`-level event marks the span failed.
+//!
+//! ```no_run
+//! use tracing_subscriber::prelude::*;
+//! let (layer, exporter) = mlflow_sdk::tracing_layer::MlflowLayer::builder()
+//!     .experiment_id("1")
+//!     .build()?;
+//! tracing_subscriber::registry().with(layer).init();
+//!
+//! #[mlflow_sdk::trace(span_type = "TOOL")]
+//! fn add(a: i64, b: i64) -> i64 { a + b }
+//!
+//! add(1, 2);
+//! exporter.flush()?; // wait until the trace is on the server
+//! # Ok::<(), mlflow_sdk::Error>(())
+//! ```
+
+use crate::blocking;
+use crate::client::Client;
+use crate::config::ClientConfig;
+use crate::error::{Error, Result};
+use crate::traces::{SpanEventRecord, SpanRecord};
+use crate::types::{TraceInfo, TraceLocation};
+use crate::util::{hex, now_ns, random_span_id, random_trace_id, rfc3339_from_ns};
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+/// Span attribute keys (`mlflow.tracing.constant.SpanAttributeKey`).
+pub mod keys {
+    /// The trace id (`tr-…`), JSON-encoded.
+    pub const REQUEST_ID: &str = "mlflow.traceRequestId";
+    /// Inputs.
+    pub const INPUTS: &str = "mlflow.spanInputs";
+    /// Outputs.
+    pub const OUTPUTS: &str = "mlflow.spanOutputs";
+    /// Span type.
+    pub const SPAN_TYPE: &str = "mlflow.spanType";
+    /// Function name.
+    pub const FUNCTION_NAME: &str = "mlflow.spanFunctionName";
+    /// Token usage `{input_tokens, output_tokens, total_tokens}`.
+    pub const CHAT_USAGE: &str = "mlflow.chat.tokenUsage";
+    /// Model name.
+    pub const MODEL: &str = "mlflow.llm.model";
+    /// Trace metadata: aggregated token usage.
+    pub const TRACE_TOKEN_USAGE: &str = "mlflow.trace.tokenUsage";
+}
+
+const MAX_PREVIEW: usize = 1000;
+const MAX_METADATA: usize = 250;
+
+/// Per-span state kept in the registry's extensions.
+struct SpanState {
+    trace_id: [u8; 16],
+    span_id: [u8; 8],
+    parent: Option<[u8; 8]>,
+    name: String,
+    start_ns: u64,
+    attributes: Map<String, Value>,
+    usage: BTreeMap<&'static str, i64>,
+    events: Vec<SpanEventRecord>,
+    error: Option<String>,
+}
+
+/// Per-root state.
+struct TraceMeta {
+    experiment_id: Option<String>,
+    run_id: Option<String>,
+}
+
+struct FieldVisitor<'a> {
+    state: &'a mut SpanState,
+}
+
+impl FieldVisitor<'_> {
+    fn put(&mut self, field: &Field, value: Value) {
+        let name = field.name();
+        match name {
+            "mlflow.spanInputs" | "inputs" => {
+                self.state
+                    .attributes
+                    .insert(keys::INPUTS.into(), parse_json_str(value));
+            }
+            "mlflow.spanOutputs" | "outputs" => {
+                self.state
+                    .attributes
+                    .insert(keys::OUTPUTS.into(), parse_json_str(value));
+            }
+            "mlflow.spanType" | "span_type" => {
+                self.state.attributes.insert(keys::SPAN_TYPE.into(), value);
+            }
+            "input_tokens" | "output_tokens" | "total_tokens" => {
+                if let Some(n) = value
+                    .as_i64()
+                    .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+                {
+                    let key: &'static str = match name {
+                        "input_tokens" => "input_tokens",
+                        "output_tokens" => "output_tokens",
+                        _ => "total_tokens",
+                    };
+                    self.state.usage.insert(key, n);
+                }
+            }
+            "error" => {
+                let msg = match value {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                self.state.error = Some(msg);
+            }
+            "otel.name" => {
+                if let Value::String(s) = value {
+                    self.state.name = s;
+                }
+            }
+            _ => {
+                self.state.attributes.insert(name.to_string(), value);
+            }
+        }
+    }
+}
+
+fn parse_json_str(v: Value) -> Value {
+    match v {
+        Value::String(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+        other => other,
+    }
+}
+
+impl Visit for FieldVisitor<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.put(field, Value::String(format!("{value:?}")));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.put(field, Value::String(value.to_string()));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.put(field, json!(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.put(field, json!(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.put(field, json!(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.put(field, json!(value));
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.put(field, Value::String(value.to_string()));
+    }
+}
+
+struct EventVisitor {
+    message: Option<String>,
+    attributes: Vec<(String, Value)>,
+}
+
+impl Visit for EventVisitor {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let s = format!("{value:?}");
+        if field.name() == "message" {
+            self.message = Some(s);
+        } else {
+            self.attributes
+                .push((field.name().into(), Value::String(s)));
+        }
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = Some(value.to_string());
+        } else {
+            self.attributes
+                .push((field.name().into(), Value::String(value.into())));
+        }
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.attributes.push((field.name().into(), json!(value)));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.attributes.push((field.name().into(), json!(value)));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.attributes.push((field.name().into(), json!(value)));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.attributes.push((field.name().into(), json!(value)));
+    }
+}
+
+/// Finished spans of traces whose root is still open.
+#[derive(Default)]
+struct Buffers {
+    spans: HashMap<[u8; 16], Vec<SpanRecord>>,
+}
+
+/// Builder of [`MlflowLayer`].
+#[derive(Default)]
+pub struct MlflowLayerBuilder {
+    config: Option<ClientConfig>,
+    experiment_id: Option<String>,
+    queue_capacity: Option<usize>,
+}
+
+impl MlflowLayerBuilder {
+    /// The server (default: [`ClientConfig::from_env`]).
+    pub fn config(mut self, config: ClientConfig) -> Self {
+        self.config = Some(config);
+        self
+    }
+    /// The experiment traces go to (default: the fluent API's active experiment, else
+    /// `MLFLOW_EXPERIMENT_ID`, else `MLFLOW_EXPERIMENT_NAME`, else `0`).
+    pub fn experiment_id(mut self, id: impl Into<String>) -> Self {
+        self.experiment_id = Some(id.into());
+        self
+    }
+    /// How many finished traces may wait for export before new ones are dropped (default 1000).
+    pub fn queue_capacity(mut self, n: usize) -> Self {
+        self.queue_capacity = Some(n.max(1));
+        self
+    }
+    /// Builds the layer and starts its exporter thread.
+    pub fn build(self) -> Result<(MlflowLayer, TraceExporter)> {
+        let client = Client::new(self.config.unwrap_or_else(ClientConfig::from_env))?;
+        let (tx, rx) = sync_channel(self.queue_capacity.unwrap_or(1000));
+        let stats = Arc::new(Stats::default());
+        let worker_stats = stats.clone();
+        std::thread::Builder::new()
+            .name("mlflow-trace-export".into())
+            .spawn(move || export_worker(client, rx, worker_stats))
+            .map_err(|e| Error::Background(format!("spawning the trace exporter: {e}")))?;
+        let exporter = TraceExporter {
+            tx: tx.clone(),
+            stats: stats.clone(),
+        };
+        Ok((
+            MlflowLayer {
+                experiment_id: self.experiment_id,
+                tx,
+                stats,
+                buffers: Arc::new(Mutex::new(Buffers::default())),
+            },
+            exporter,
+        ))
+    }
+}
+
+/// The `tracing` layer. See the [module docs](self).
+pub struct MlflowLayer {
+    experiment_id: Option<String>,
+    tx: SyncSender<ExportMsg>,
+    stats: Arc<Stats>,
+    buffers: Arc<Mutex<Buffers>>,
+}
+
+impl MlflowLayer {
+    /// A builder.
+    pub fn builder() -> MlflowLayerBuilder {
+        MlflowLayerBuilder::default()
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    exported: AtomicU64,
+    dropped: AtomicU64,
+    failed: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+/// Export counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExportStats {
+    /// Traces sent.
+    pub exported: u64,
+    /// Traces dropped because the export queue was full.
+    pub dropped: u64,
+    /// Traces the server refused or that could not be sent after retries.
+    pub failed: u64,
+}
+
+/// A handle on the background exporter.
+#[derive(Clone)]
+pub struct TraceExporter {
+    tx: SyncSender<ExportMsg>,
+    stats: Arc<Stats>,
+}
+
+impl TraceExporter {
+    /// Waits until every trace finished so far has been exported. Returns an error describing
+    /// the last failure if any trace failed or was dropped since the previous flush.
+    pub fn flush(&self) -> Result<()> {
+        let (rtx, rrx) = sync_channel(1);
+        self.tx
+            .send(ExportMsg::Flush(rtx))
+            .map_err(|_| Error::Background("trace exporter stopped".into()))?;
+        rrx.recv()
+            .map_err(|_| Error::Background("trace exporter stopped".into()))?;
+        let failed = self.stats.failed.swap(0, Ordering::SeqCst);
+        let dropped = self.stats.dropped.swap(0, Ordering::SeqCst);
+        if failed + dropped > 0 {
+            let last = self
+                .stats
+                .last_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            return Err(Error::Background(format!(
+                "{failed} traces failed to export, {dropped} were dropped (queue full); last error: {}",
+                last.unwrap_or_else(|| "none".into())
+            )));
+        }
+        Ok(())
+    }
+
+    /// Counters since start (failed/dropped reset by [`TraceExporter::flush`]).
+    pub fn stats(&self) -> ExportStats {
+        ExportStats {
+            exported: self.stats.exported.load(Ordering::SeqCst),
+            dropped: self.stats.dropped.load(Ordering::SeqCst),
+            failed: self.stats.failed.load(Ordering::SeqCst),
+        }
+    }
+}
+
+struct FinishedTrace {
+    experiment_id: Option<String>,
+    info: TraceInfo,
+    spans: Vec<SpanRecord>,
+}
+
+enum ExportMsg {
+    Trace(Box<FinishedTrace>),
+    Flush(SyncSender<()>),
+}
+
+impl<S> Layer<S> for MlflowLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        // The nearest ancestor we track gives the trace and parent ids.
+        let mut trace_parent: Option<([u8; 16], [u8; 8])> = None;
+        if let Some(parent) = span.parent() {
+            for anc in parent.scope() {
+                if let Some(st) = anc.extensions().get::<SpanState>() {
+                    trace_parent = Some((st.trace_id, st.span_id));
+                    break;
+                }
+            }
+        }
+        let (trace_id, parent) = match trace_parent {
+            Some((t, p)) => (t, Some(p)),
+            None => (random_trace_id(), None),
+        };
+        let mut state = SpanState {
+            trace_id,
+            span_id: random_span_id(),
+            parent,
+            name: attrs.metadata().name().to_string(),
+            start_ns: now_ns(),
+            attributes: Map::new(),
+            usage: BTreeMap::new(),
+            events: Vec::new(),
+            error: None,
+        };
+        attrs.record(&mut FieldVisitor { state: &mut state });
+        let mut ext = span.extensions_mut();
+        if parent.is_none() {
+            ext.insert(TraceMeta {
+                experiment_id: self
+                    .experiment_id
+                    .clone()
+                    .or_else(crate::fluent::experiment_hint),
+                run_id: crate::fluent::active_run_id(),
+            });
+        }
+        ext.insert(state);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
+                values.record(&mut FieldVisitor { state });
+            }
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.event_span(event) else {
+            return;
+        };
+        let mut ext = span.extensions_mut();
+        let Some(state) = ext.get_mut::<SpanState>() else {
+            return;
+        };
+        let mut v = EventVisitor {
+            message: None,
+            attributes: Vec::new(),
+        };
+        event.record(&mut v);
+        let level = *event.metadata().level();
+        let is_error = level == tracing::Level::ERROR;
+        let mut attributes = v.attributes;
+        attributes.push(("level".into(), Value::String(level.to_string())));
+        let name = if is_error {
+            let msg = v.message.clone().unwrap_or_else(|| "error".into());
+            state.error.get_or_insert(msg.clone());
+            attributes.push(("exception.message".into(), Value::String(msg)));
+            "exception".to_string()
+        } else {
+            v.message
+                .unwrap_or_else(|| event.metadata().name().to_string())
+        };
+        state.events.push(SpanEventRecord {
+            name,
+            time_ns: now_ns(),
+            attributes,
+        });
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        let mut ext = span.extensions_mut();
+        let Some(state) = ext.remove::<SpanState>() else {
+            return;
+        };
+        let meta = ext.remove::<TraceMeta>();
+        drop(ext);
+        let record = finish_span(state);
+        let trace_id = record.trace_id;
+        let is_root = record.parent_span_id.is_none();
+        let mut buffers = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
+        if !is_root {
+            buffers.spans.entry(trace_id).or_default().push(record);
+            return;
+        }
+        let mut spans = buffers.spans.remove(&trace_id).unwrap_or_default();
+        drop(buffers);
+        spans.push(record);
+        let meta = meta.unwrap_or(TraceMeta {
+            experiment_id: self.experiment_id.clone(),
+            run_id: None,
+        });
+        let info = trace_info(&spans, &meta);
+        let msg = ExportMsg::Trace(Box::new(FinishedTrace {
+            experiment_id: meta.experiment_id,
+            info,
+            spans,
+        }));
+        if let Err(TrySendError::Full(_)) = self.tx.try_send(msg) {
+            self.stats.dropped.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+fn finish_span(mut st: SpanState) -> SpanRecord {
+    let end = now_ns().max(st.start_ns);
+    st.attributes.insert(
+        keys::REQUEST_ID.into(),
+        Value::String(format!("tr-{}", hex(&st.trace_id))),
+    );
+    st.attributes
+        .entry(keys::SPAN_TYPE)
+        .or_insert_with(|| Value::String("UNKNOWN".into()));
+    if !st.usage.is_empty() {
+        let i = st.usage.get("input_tokens").copied().unwrap_or(0);
+        let o = st.usage.get("output_tokens").copied().unwrap_or(0);
+        let t = st.usage.get("total_tokens").copied().unwrap_or(i + o);
+        st.attributes.insert(
+            keys::CHAT_USAGE.into(),
+            json!({"input_tokens": i, "output_tokens": o, "total_tokens": t}),
+        );
+    }
+    let mut events = st.events;
+    if let Some(msg) = &st.error {
+        if !events.iter().any(|e| e.name == "exception") {
+            events.push(SpanEventRecord {
+                name: "exception".into(),
+                time_ns: end,
+                attributes: vec![("exception.message".into(), Value::String(msg.clone()))],
+            });
+        }
+    }
+    SpanRecord {
+        trace_id: st.trace_id,
+        span_id: st.span_id,
+        parent_span_id: st.parent,
+        name: st.name,
+        start_time_ns: st.start_ns,
+        end_time_ns: end,
+        attributes: st.attributes.into_iter().collect(),
+        events,
+        error: st.error,
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n.saturating_sub(3)).collect::<String>() + "..."
+    }
+}
+
+fn preview(v: Option<&Value>) -> Option<String> {
+    v.map(|v| match v {
+        Value::String(s) => s.clone(),
+        other => crate::prompts::py_json_dumps(other),
+    })
+}
+
+/// Builds the `TraceInfoV3` for a finished trace (root span last in `spans`).
+fn trace_info(spans: &[SpanRecord], meta: &TraceMeta) -> TraceInfo {
+    let root = spans.last().expect("a trace has a root span");
+    let inputs = preview(root.attribute(keys::INPUTS));
+    let outputs = preview(root.attribute(keys::OUTPUTS));
+    let mut md = BTreeMap::new();
+    md.insert("mlflow.trace_schema.version".to_string(), "3".to_string());
+    if let Some(i) = &inputs {
+        md.insert("mlflow.traceInputs".into(), truncate(i, MAX_METADATA));
+    }
+    if let Some(o) = &outputs {
+        md.insert("mlflow.traceOutputs".into(), truncate(o, MAX_METADATA));
+    }
+    if let Ok(user) = std::env::var("USER") {
+        md.insert("mlflow.user".into(), user);
+    }
+    if let Some(exe) = std::env::args().next() {
+        md.insert("mlflow.source.name".into(), exe);
+    }
+    md.insert("mlflow.source.type".into(), "LOCAL".into());
+    if let Some(run) = &meta.run_id {
+        md.insert("mlflow.sourceRun".into(), run.clone());
+    }
+    if let Some(usage) = aggregate_usage(spans) {
+        md.insert(
+            keys::TRACE_TOKEN_USAGE.into(),
+            crate::prompts::py_json_dumps(&usage),
+        );
+    }
+    let mut tags = BTreeMap::new();
+    tags.insert("mlflow.traceName".to_string(), root.name.clone());
+    let dur_ms = (root.end_time_ns - root.start_time_ns) / 1_000_000;
+    TraceInfo {
+        trace_id: root.mlflow_trace_id(),
+        trace_location: TraceLocation::experiment(meta.experiment_id.clone().unwrap_or_default()),
+        request_preview: inputs.map(|s| truncate(&s, MAX_PREVIEW)),
+        response_preview: outputs.map(|s| truncate(&s, MAX_PREVIEW)),
+        request_time: Some(rfc3339_from_ns(root.start_time_ns)),
+        execution_duration: Some(format!("{}.{:03}s", dur_ms / 1000, dur_ms % 1000)),
+        state: if root.error.is_some() {
+            "ERROR".into()
+        } else {
+            "OK".into()
+        },
+        trace_metadata: md,
+        tags,
+        ..Default::default()
+    }
+}
+
+/// Sums token usage over the spans that carry it, skipping spans whose ancestor already
+/// carries usage (as `aggregate_usage_from_spans`).
+fn aggregate_usage(spans: &[SpanRecord]) -> Option<Value> {
+    let by_id: HashMap<[u8; 8], &SpanRecord> = spans.iter().map(|s| (s.span_id, s)).collect();
+    let mut total = [0i64; 3];
+    let mut found = false;
+    for s in spans {
+        let Some(u) = s.attribute(keys::CHAT_USAGE) else {
+            continue;
+        };
+        let mut anc = s.parent_span_id;
+        let mut covered = false;
+        while let Some(p) = anc {
+            match by_id.get(&p) {
+                Some(ps) if ps.attribute(keys::CHAT_USAGE).is_some() => {
+                    covered = true;
+                    break;
+                }
+                Some(ps) => anc = ps.parent_span_id,
+                None => break,
+            }
+        }
+        if covered {
+            continue;
+        }
+        found = true;
+        for (i, k) in ["input_tokens", "output_tokens", "total_tokens"]
+            .iter()
+            .enumerate()
+        {
+            total[i] += u.get(k).and_then(Value::as_i64).unwrap_or(0);
+        }
+    }
+    found.then(
+        || json!({"input_tokens": total[0], "output_tokens": total[1], "total_tokens": total[2]}),
+    )
+}
+
+/// `traces.json` as the Python client writes it (`Span.to_dict()`), for servers that keep
+/// spans in the artifact store.
+fn traces_json(spans: &[SpanRecord]) -> Value {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let spans: Vec<Value> = spans
+        .iter()
+        .map(|s| {
+            let attrs: Map<String, Value> = s
+                .attributes
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        Value::String(serde_json::to_string(v).unwrap_or_default()),
+                    )
+                })
+                .collect();
+            json!({
+                "trace_id": b64(&s.trace_id),
+                "span_id": b64(&s.span_id),
+                "parent_span_id": s.parent_span_id.map(|p| b64(&p)),
+                "name": s.name,
+                "start_time_unix_nano": s.start_time_ns,
+                "end_time_unix_nano": s.end_time_ns,
+                "events": s.events.iter().map(|e| json!({
+                    "name": e.name,
+                    "time_unix_nano": e.time_ns,
+                    "attributes": e.attributes.iter().cloned().collect::<Map<String, Value>>(),
+                })).collect::<Vec<_>>(),
+                "status": {
+                    "code": if s.error.is_some() { "STATUS_CODE_ERROR" } else { "STATUS_CODE_OK" },
+                    "message": s.error.clone().unwrap_or_default(),
+                },
+                "attributes": attrs,
+            })
+        })
+        .collect();
+    json!({ "spans": spans })
+}
+
+async fn export_one(
+    client: &Client,
+    t: &mut FinishedTrace,
+    spans_supported: &mut bool,
+) -> Result<()> {
+    let exp = match &t.experiment_id {
+        Some(e) => e.clone(),
+        None => crate::fluent::active_experiment_id_async(client).await?,
+    };
+    t.info.trace_location = TraceLocation::experiment(exp.clone());
+    if *spans_supported {
+        if let Err(e) = client.log_spans(&exp, &t.spans).await {
+            let unsupported = matches!(e.status(), Some(404) | Some(501))
+                || e.to_string()
+                    .contains("REST OTLP span logging is not supported");
+            if unsupported {
+                *spans_supported = false;
+            } else {
+                return Err(e);
+            }
+        }
+    }
+    let returned = client.start_trace(&t.info).await?;
+    let location = returned
+        .tags
+        .get("mlflow.trace.spansLocation")
+        .map(String::as_str);
+    if location != Some("TRACKING_STORE") {
+        if let Some(art) = returned.tags.get("mlflow.artifactLocation") {
+            let body = serde_json::to_string(&traces_json(&t.spans)).unwrap_or_default();
+            client
+                .put_artifact_bytes(art, "traces.json", body.into_bytes())
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+fn export_worker(client: Client, rx: Receiver<ExportMsg>, stats: Arc<Stats>) {
+    let mut spans_supported = true;
+    while let Ok(msg) = rx.recv() {
+        match msg {
+            ExportMsg::Trace(mut t) => {
+                match blocking::block_on(export_one(&client, &mut t, &mut spans_supported)) {
+                    Ok(()) => {
+                        stats.exported.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Err(e) => {
+                        stats.failed.fetch_add(1, Ordering::SeqCst);
+                        *stats.last_error.lock().unwrap_or_else(|e| e.into_inner()) =
+                            Some(e.to_string());
+                    }
+                }
+            }
+            ExportMsg::Flush(reply) => {
+                let _ = reply.send(());
+            }
+        }
+    }
+}
+
+/// Support code for the `#[trace]` macro.
+pub mod macro_support {
+    use serde::Serialize;
+    use serde_json::Value;
+
+    /// Wraps a value so method resolution picks the best way to turn it into JSON.
+    pub struct Wrap<'a, T: ?Sized>(pub &'a T);
+
+    /// `Serialize` values become their JSON.
+    pub trait ViaSerialize {
+        /// The JSON value.
+        fn __mlflow_json(&self) -> Value;
+    }
+    impl<T: Serialize + ?Sized> ViaSerialize for &&Wrap<'_, T> {
+        fn __mlflow_json(&self) -> Value {
+            serde_json::to_value(self.0)
+                .unwrap_or_else(|e| Value::String(format!("<unserializable: {e}>")))
+        }
+    }
+
+    /// Otherwise `Debug` values become their debug string.
+    pub trait ViaDebug {
+        /// The JSON value.
+        fn __mlflow_json(&self) -> Value;
+    }
+    impl<T: std::fmt::Debug + ?Sized> ViaDebug for &Wrap<'_, T> {
+        fn __mlflow_json(&self) -> Value {
+            Value::String(format!("{:?}", self.0))
+        }
+    }
+
+    /// Otherwise the type name.
+    pub trait ViaTypeName {
+        /// The JSON value.
+        fn __mlflow_json(&self) -> Value;
+    }
+    impl<T: ?Sized> ViaTypeName for Wrap<'_, T> {
+        fn __mlflow_json(&self) -> Value {
+            Value::String(format!("<{}>", std::any::type_name::<T>()))
+        }
+    }
+
+    /// Wraps an error so its `Display` is preferred over `Debug`.
+    pub struct ErrWrap<'a, T: ?Sized>(pub &'a T);
+
+    /// `Display` errors.
+    pub trait ErrViaDisplay {
+        /// The message.
+        fn __mlflow_msg(&self) -> String;
+    }
+    impl<T: std::fmt::Display + ?Sized> ErrViaDisplay for &&ErrWrap<'_, T> {
+        fn __mlflow_msg(&self) -> String {
+            self.0.to_string()
+        }
+    }
+
+    /// `Debug` errors.
+    pub trait ErrViaDebug {
+        /// The message.
+        fn __mlflow_msg(&self) -> String;
+    }
+    impl<T: std::fmt::Debug + ?Sized> ErrViaDebug for &ErrWrap<'_, T> {
+        fn __mlflow_msg(&self) -> String {
+            format!("{:?}", self.0)
+        }
+    }
+
+    /// Anything else.
+    pub trait ErrViaTypeName {
+        /// The message.
+        fn __mlflow_msg(&self) -> String;
+    }
+    impl<T: ?Sized> ErrViaTypeName for ErrWrap<'_, T> {
+        fn __mlflow_msg(&self) -> String {
+            std::any::type_name::<T>().to_string()
+        }
+    }
+
+    /// JSON text of a value.
+    pub fn to_json_string(v: Value) -> String {
+        serde_json::to_string(&v).unwrap_or_default()
+    }
+}

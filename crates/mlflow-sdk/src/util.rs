@@ -1,0 +1,173 @@
+//! Small helpers: clocks, ids, RFC 3339, and the lenient (de)serializers of MLflow's JSON.
+
+use serde::{Deserialize, Deserializer, Serializer};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Nanoseconds since the Unix epoch.
+pub fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// A uniform random number in [0, 1).
+pub(crate) fn random_unit() -> f64 {
+    let b = uuid::Uuid::new_v4().as_u64_pair().0;
+    (b >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// 16 random bytes (an OTel trace id).
+pub(crate) fn random_trace_id() -> [u8; 16] {
+    *uuid::Uuid::new_v4().as_bytes()
+}
+
+/// 8 random non-zero bytes (an OTel span id).
+pub(crate) fn random_span_id() -> [u8; 8] {
+    loop {
+        let b = uuid::Uuid::new_v4().as_u64_pair().1.to_be_bytes();
+        if b != [0; 8] {
+            return b;
+        }
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Formats epoch nanoseconds as RFC 3339 UTC with millisecond precision (protobuf `Timestamp` JSON).
+pub fn rfc3339_from_ns(ns: u64) -> String {
+    let secs = (ns / 1_000_000_000) as i64;
+    let millis = (ns / 1_000_000) % 1000;
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let mut y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    if m <= 2 {
+        y += 1;
+    }
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        sod / 3600,
+        (sod % 3600) / 60,
+        sod % 60
+    )
+}
+
+/// Parses an RFC 3339 UTC timestamp (`2026-11-22T15:28:49.681Z`, offsets `+00:00` too) to epoch ms.
+pub fn rfc3339_to_ms(s: &str) -> Option<i64> {
+    let (date, time) = s.split_once('T')?;
+    let mut dp = date.split('-');
+    let y: i64 = dp.next()?.parse().ok()?;
+    let m: i64 = dp.next()?.parse().ok()?;
+    let d: i64 = dp.next()?.parse().ok()?;
+    let time = time.trim_end_matches('Z');
+    let time = time.split(['+']).next()?;
+    let mut tp = time.split(':');
+    let hh: i64 = tp.next()?.parse().ok()?;
+    let mm: i64 = tp.next()?.parse().ok()?;
+    let sec: f64 = tp.next()?.parse().ok()?;
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400 + hh * 3600 + mm * 60) * 1000 + (sec * 1000.0).round() as i64)
+}
+
+/// Serializes an `f64` as MLflow does: a number, or `"NaN"`, `"Infinity"`, `"-Infinity"`.
+pub(crate) fn ser_f64<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if v.is_nan() {
+        s.serialize_str("NaN")
+    } else if v.is_infinite() {
+        s.serialize_str(if *v > 0.0 { "Infinity" } else { "-Infinity" })
+    } else {
+        s.serialize_f64(*v)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumOrStr {
+    I(i64),
+    F(f64),
+    S(String),
+    B(bool),
+}
+
+/// Accepts a number or a numeric string (`"NaN"`, `"Infinity"` included); null/absent → 0.
+pub(crate) fn de_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(match Option::<NumOrStr>::deserialize(d)? {
+        None => 0.0,
+        Some(NumOrStr::I(i)) => i as f64,
+        Some(NumOrStr::F(f)) => f,
+        Some(NumOrStr::B(b)) => b as i64 as f64,
+        Some(NumOrStr::S(s)) => match s.as_str() {
+            "NaN" | "nan" => f64::NAN,
+            "Infinity" | "inf" => f64::INFINITY,
+            "-Infinity" | "-inf" => f64::NEG_INFINITY,
+            other => other.parse().map_err(serde::de::Error::custom)?,
+        },
+    })
+}
+
+/// Accepts an int64 as a number or a string; null/absent → `None`.
+pub(crate) fn de_i64_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(match Option::<NumOrStr>::deserialize(d)? {
+        None => None,
+        Some(NumOrStr::I(i)) => Some(i),
+        Some(NumOrStr::F(f)) => Some(f as i64),
+        Some(NumOrStr::B(b)) => Some(b as i64),
+        Some(NumOrStr::S(s)) => Some(s.parse().map_err(serde::de::Error::custom)?),
+    })
+}
+
+/// Accepts an int64 as a number or a string; null/absent → 0.
+pub(crate) fn de_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    Ok(de_i64_opt(d)?.unwrap_or(0))
+}
+
+/// Accepts a string or a number as a string (model versions are `"1"` but some servers send 1).
+pub(crate) fn de_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match Option::<NumOrStr>::deserialize(d)? {
+        None => String::new(),
+        Some(NumOrStr::I(i)) => i.to_string(),
+        Some(NumOrStr::F(f)) => f.to_string(),
+        Some(NumOrStr::B(b)) => b.to_string(),
+        Some(NumOrStr::S(s)) => s,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_roundtrip() {
+        let ns = 1_763_825_329_681_000_000u64;
+        let s = rfc3339_from_ns(ns);
+        assert_eq!(s, "2025-11-22T15:28:49.681Z");
+        assert_eq!(rfc3339_to_ms(&s), Some(1_763_825_329_681));
+        assert_eq!(rfc3339_from_ns(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_to_ms("2000-02-29T12:00:00Z"), Some(951_825_600_000));
+    }
+}
