@@ -16,7 +16,7 @@ use std::sync::Arc;
 /// Part size of multipart uploads (S3 needs >= 5 MiB except for the last part).
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Parts uploaded concurrently.
-pub const MAX_CONCURRENCY: usize = 4;
+pub const MAX_CONCURRENCY: usize = 2;
 
 /// A repository rooted at `prefix` inside `store`.
 #[derive(Debug, Clone)]

@@ -145,17 +145,20 @@ fn fastapi_serve_disabled() -> Response {
     )
 }
 
-fn destination(s: &AppState) -> Result<Arc<dyn ArtifactRepo>, Response> {
+/// The destination, or `None` when proxied artifacts are not configured.
+fn destination(s: &AppState) -> Option<Arc<dyn ArtifactRepo>> {
     s.config
         .artifacts
         .as_ref()
         .and_then(|a| a.destination().ok())
-        .ok_or_else(|| {
-            detail(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Artifact serving is not configured.",
-            )
-        })
+}
+
+/// FastAPI's answer when `--artifacts-destination` is missing.
+fn not_configured() -> Response {
+    detail(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Artifact serving is not configured.",
+    )
 }
 
 fn resolver(s: &AppState) -> ApiResult<&mlflow_artifacts::Artifacts> {
@@ -272,9 +275,8 @@ pub async fn download(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let repo = match destination(&s) {
-        Ok(r) => r,
-        Err(resp) => return resp,
+    let Some(repo) = destination(&s) else {
+        return not_configured();
     };
     match repo.get(&rel).await {
         Ok(Fetched::File(d)) => file_response(rel.file_name(), d),
@@ -310,9 +312,8 @@ pub async fn upload(
             "Artifact path must include a filename (cannot end with '/').",
         );
     }
-    let repo = match destination(&s) {
-        Ok(r) => r,
-        Err(resp) => return resp,
+    let Some(repo) = destination(&s) else {
+        return not_configured();
     };
     match repo.put(&rel, body_stream(req)).await {
         Ok(_) => StatusCode::OK.into_response(),
