@@ -3,6 +3,8 @@
 //! `mlflow-rs server` takes the official `mlflow server` flags that apply, with the same
 //! defaults and environment variables, so existing launch scripts keep working.
 
+mod admin;
+
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use mlflow_server::{AppState, ServerConfig};
@@ -29,6 +31,11 @@ enum Command {
         #[command(subcommand)]
         command: DbCommand,
     },
+    /// Permanently delete runs and experiments in the `deleted` lifecycle stage (as
+    /// `mlflow gc`), then apply trace retention.
+    Gc(admin::GcArgs),
+    /// Print per-experiment storage use (traces, spans, span bytes, assessments).
+    StorageReport(admin::StorageReportArgs),
 }
 
 #[derive(Subcommand)]
@@ -98,6 +105,11 @@ struct ServerArgs {
     /// Accepted for compatibility with `mlflow server`; one async process serves everything.
     #[arg(long, short = 'w', env = "MLFLOW_WORKERS")]
     workers: Option<String>,
+    #[command(flatten)]
+    retention: admin::RetentionArgs,
+    /// How often the trace-retention sweeper runs (`5m`, `1h`; `off` disables it).
+    #[arg(long, env = "MLFLOW_TRACE_RETENTION_INTERVAL", default_value = "5m")]
+    trace_retention_interval: String,
 }
 
 fn default_artifact_root(args: &ServerArgs, serve: bool) -> anyhow::Result<String> {
@@ -154,6 +166,8 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
             })?,
         )),
     };
+    let retention = args.retention.policy()?;
+    let sweep_every = admin::sweep_interval(&args.trace_retention_interval)?;
     let state = AppState {
         traces: Arc::new(store.clone()),
         registry: Arc::new(store.clone()),
@@ -164,6 +178,15 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
+    let _sweeper = sweep_every.map(|interval| {
+        mlflow_server::retention::spawn_sweeper(
+            state.traces.clone(),
+            mlflow_server::retention::SweeperConfig {
+                defaults: retention,
+                interval,
+            },
+        )
+    });
     tracing::info!(%addr, backend = %args.backend_store_uri, artifact_root = %root, "mlflow-rs listening");
     mlflow_server::serve(listener, mlflow_server::router(state), shutdown_signal()).await?;
     Ok(())
@@ -184,6 +207,8 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(async {
         match cli.command {
             Command::Server(args) => run_server(args).await,
+            Command::Gc(args) => admin::gc(args).await,
+            Command::StorageReport(args) => admin::storage_report(args).await,
             Command::Db {
                 command: DbCommand::Upgrade { url },
             } => {

@@ -16,6 +16,7 @@ pub mod logged_model_artifacts;
 pub mod logged_models;
 pub mod registry;
 pub mod requests;
+pub mod retention;
 pub mod security;
 pub mod otlp;
 pub mod traces;

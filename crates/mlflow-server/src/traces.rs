@@ -38,6 +38,7 @@ pub fn v3_routes() -> axum::Router<AppState> {
         .route("/traces/batchGet", get(batch_get_traces))
         .route("/traces/batchGetInfos", post(batch_get_trace_infos))
         .route("/traces/search", post(search_traces_v3))
+        .route("/storage-report", get(crate::retention::storage_report))
         .route("/traces/delete-traces", post(delete_traces))
         .route("/traces/{trace_id}", get(get_trace_info_v3))
         .route(
@@ -176,16 +177,131 @@ pub async fn get_trace_info_v2(
 pub struct GetTrace {
     #[serde(alias = "traceId", deserialize_with = "opt_string")]
     trace_id: Option<String>,
+    /// mlflow-rs extension: return at most this many spans and a `next_span_page_token`.
+    #[serde(alias = "spanPageSize", deserialize_with = "opt_i64")]
+    span_page_size: Option<i64>,
+    /// mlflow-rs extension: continue after the page this token came from.
+    #[serde(alias = "spanPageToken", deserialize_with = "opt_string")]
+    span_page_token: Option<String>,
 }
 
-/// `GetTrace` (trace with spans)
+/// Spans per database round trip when streaming a whole trace.
+const STREAM_PAGE: i64 = 2000;
+
+/// Streams `head`, then every span of `trace_id` (each through `render`, comma separated),
+/// then `tail`, reading the spans page by page: memory stays bounded for any trace size.
+fn stream_spans(
+    traces: std::sync::Arc<dyn mlflow_store::TraceStore>,
+    trace_id: String,
+    head: String,
+    tail: &'static str,
+    render: fn(&str) -> Option<String>,
+) -> Response {
+    struct St {
+        traces: std::sync::Arc<dyn mlflow_store::TraceStore>,
+        trace_id: String,
+        head: Option<String>,
+        token: Option<String>,
+        first: bool,
+        done: bool,
+    }
+    let st = St {
+        traces,
+        trace_id,
+        head: Some(head),
+        token: None,
+        first: true,
+        done: false,
+    };
+    let stream = futures::stream::unfold(st, move |mut st| async move {
+        if let Some(h) = st.head.take() {
+            return Some((Ok::<Bytes, std::io::Error>(Bytes::from(h)), st));
+        }
+        if st.done {
+            return None;
+        }
+        let page = match st
+            .traces
+            .get_span_page(&st.trace_id, st.token.as_deref(), STREAM_PAGE)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                st.done = true;
+                return Some((Err(std::io::Error::other(e.message)), st));
+            }
+        };
+        let mut buf = String::new();
+        for c in &page.items {
+            if let Some(v) = render(c) {
+                if !st.first {
+                    buf.push_str(", ");
+                }
+                st.first = false;
+                buf.push_str(&v);
+            }
+        }
+        match page.next_page_token {
+            Some(t) => st.token = Some(t),
+            None => {
+                buf.push_str(tail);
+                st.done = true;
+            }
+        }
+        Some((Ok(Bytes::from(buf)), st))
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+fn otel_span_text(content: &str) -> Option<String> {
+    otlp::span_content_to_otel_json(content).map(|v| v.to_string())
+}
+
+/// `GetTrace` (trace with spans). The spans are streamed from the database page by page, so
+/// a trace of any size is served in bounded memory. With `span_page_size` (mlflow-rs
+/// extension) one page of spans is returned with `next_span_page_token`.
 pub async fn get_trace(
     State(s): State<AppState>,
     Msg { value: r, .. }: Msg<GetTrace>,
-) -> JsonResult {
+) -> Result<Response, ApiError> {
     let id = required(&r.trace_id, "trace_id")?;
-    let t = s.traces.get_trace(id).await?;
-    Ok(Json(json!({"trace": trace_json(&t)})))
+    let info = s.traces.get_trace_info(id).await?;
+    if r.span_page_size.is_some() || r.span_page_token.is_some() {
+        let page = s
+            .traces
+            .get_span_page(
+                id,
+                r.span_page_token.as_deref(),
+                r.span_page_size.unwrap_or(1000),
+            )
+            .await?;
+        let spans: Vec<Value> = page
+            .items
+            .iter()
+            .filter_map(|c| otlp::span_content_to_otel_json(c))
+            .collect();
+        let mut out = json!({"trace": {"trace_info": info.to_v3_json(), "spans": spans}});
+        if let Some(t) = page.next_page_token {
+            out["next_span_page_token"] = json!(t);
+        }
+        return Ok(Json(out).into_response());
+    }
+    let head = format!(
+        "{{\"trace\": {{\"trace_info\": {}, \"spans\": [",
+        info.to_v3_json()
+    );
+    Ok(stream_spans(
+        s.traces.clone(),
+        id.to_owned(),
+        head,
+        "]}}",
+        otel_span_text,
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -430,14 +546,14 @@ pub async fn get_trace_artifact(
             "Request must include the \"request_id\" query parameter.",
         )));
     };
-    let t = s.traces.get_trace(&id).await?;
-    let body = format!("{{\"spans\": [{}]}}", t.spans.join(", "));
-    Ok((
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response())
+    s.traces.get_trace_info(&id).await?;
+    Ok(stream_spans(
+        s.traces.clone(),
+        id,
+        "{\"spans\": [".to_owned(),
+        "]}",
+        |c| Some(c.to_owned()),
+    ))
 }
 
 // ---------------------------------------------------------------- assessments

@@ -13,6 +13,7 @@ pub mod logged_models;
 mod metrics;
 pub mod migrate;
 pub mod registry;
+pub mod retention;
 mod runs;
 mod store_impl;
 pub mod traces;

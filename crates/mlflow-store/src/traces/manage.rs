@@ -141,37 +141,28 @@ impl SqlStore {
         } else {
             trace_ids.to_vec()
         };
+        // Only traces of this experiment; each batch (spans, assessments, tags, metadata,
+        // trace metrics, entity associations, trace_info) goes in one transaction.
         let mut deleted = 0i64;
-        let mut tx = db.begin_write().await?;
-        for chunk in ids.chunks(500) {
+        for chunk in ids.chunks(crate::retention::SWEEP_BATCH) {
             let marks = placeholders(chunk.len());
-            for (table, col) in [
-                ("assessments", "trace_id"),
-                ("spans", "trace_id"),
-                ("trace_tags", "request_id"),
-                ("trace_request_metadata", "request_id"),
-                ("trace_metrics", "request_id"),
-            ] {
-                let sql = format!(
-                    "DELETE FROM {table} WHERE {col} IN (SELECT request_id FROM trace_info \
-                     WHERE experiment_id = ? AND request_id IN ({marks}))"
-                );
-                let mut q = sqlx::query(db.sql(&sql)).persistent(false).bind(exp);
-                for id in chunk {
-                    q = q.bind(id.clone());
-                }
-                q.execute(&mut *tx).await.map_err(db_err)?;
-            }
-            let sql = format!(
-                "DELETE FROM trace_info WHERE experiment_id = ? AND request_id IN ({marks})"
-            );
-            let mut q = sqlx::query(db.sql(&sql)).persistent(false).bind(exp);
+            let mut q = sqlx::query(db.sql(&format!(
+                "SELECT request_id FROM trace_info WHERE experiment_id = ? AND request_id IN ({marks})"
+            )))
+            .persistent(false)
+            .bind(exp);
             for id in chunk {
                 q = q.bind(id.clone());
             }
-            deleted += q.execute(&mut *tx).await.map_err(db_err)?.rows_affected() as i64;
+            let mine: Vec<String> = q
+                .fetch_all(&db.read)
+                .await
+                .map_err(db_err)?
+                .iter()
+                .map(|r| r.str_at(0))
+                .collect::<Result<_>>()?;
+            deleted += self.delete_trace_batch(&mine).await? as i64;
         }
-        tx.commit().await.map_err(db_err)?;
         Ok(deleted)
     }
 

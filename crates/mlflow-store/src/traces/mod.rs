@@ -14,6 +14,7 @@ mod ingest;
 mod manage;
 mod read;
 
+use crate::retention::{ExperimentStorage, RetentionPolicy, SweepStats};
 use crate::{Page, SqlStore};
 use async_trait::async_trait;
 use mlflow_domain::Result;
@@ -112,6 +113,18 @@ pub trait TraceStore: Send + Sync + 'static {
         update: AssessmentUpdate,
     ) -> Result<Assessment>;
     async fn delete_assessment(&self, trace_id: &str, assessment_id: &str) -> Result<()>;
+    /// One page of a trace's span contents, in start-time order (an mlflow-rs extension for
+    /// very large traces; see `span_page_impl`).
+    async fn get_span_page(
+        &self,
+        trace_id: &str,
+        page_token: Option<&str>,
+        max_results: i64,
+    ) -> Result<Page<String>>;
+    /// One trace-retention sweep (see [`crate::retention`]).
+    async fn sweep_traces(&self, defaults: RetentionPolicy) -> Result<SweepStats>;
+    /// Per-experiment storage use (all experiments when `experiment_ids` is empty).
+    async fn storage_report(&self, experiment_ids: &[String]) -> Result<Vec<ExperimentStorage>>;
 }
 
 #[async_trait]
@@ -170,6 +183,20 @@ impl TraceStore for SqlStore {
     }
     async fn delete_assessment(&self, trace_id: &str, assessment_id: &str) -> Result<()> {
         self.delete_assessment_impl(trace_id, assessment_id).await
+    }
+    async fn get_span_page(
+        &self,
+        trace_id: &str,
+        page_token: Option<&str>,
+        max_results: i64,
+    ) -> Result<Page<String>> {
+        self.span_page_impl(trace_id, page_token, max_results).await
+    }
+    async fn sweep_traces(&self, defaults: RetentionPolicy) -> Result<SweepStats> {
+        SqlStore::sweep_traces(self, defaults).await
+    }
+    async fn storage_report(&self, experiment_ids: &[String]) -> Result<Vec<ExperimentStorage>> {
+        SqlStore::storage_report(self, experiment_ids).await
     }
 }
 

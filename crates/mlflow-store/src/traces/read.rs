@@ -229,6 +229,77 @@ impl SqlStore {
         })
     }
 
+    /// One page of a trace's spans (stored JSON text) in `(start_time, span_id)` order, by
+    /// keyset: memory stays O(page) however large the trace is. The token is opaque
+    /// (`base64({"start": ns, "span_id": id})`).
+    pub(crate) async fn span_page_impl(
+        &self,
+        trace_id: &str,
+        page_token: Option<&str>,
+        max_results: i64,
+    ) -> Result<Page<String>> {
+        use base64::Engine;
+        let limit = max_results.clamp(1, 50_000);
+        let after: Option<(i64, String)> = match page_token.filter(|t| !t.is_empty()) {
+            None => None,
+            Some(t) => {
+                let bad = || Error::invalid(format!("Invalid span page token '{t}'"));
+                let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(t.trim_end_matches('='))
+                    .map_err(|_| bad())?;
+                let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+                let start = v.get("start").and_then(serde_json::Value::as_i64);
+                let span = v.get("span_id").and_then(serde_json::Value::as_str);
+                match (start, span) {
+                    (Some(st), Some(sp)) => Some((st, sp.to_owned())),
+                    _ => return Err(bad()),
+                }
+            }
+        };
+        let db = &self.db;
+        let rows = match &after {
+            None => sqlx::query(db.sql(
+                "SELECT start_time_unix_nano, span_id, content FROM spans WHERE trace_id = ? \
+                 ORDER BY start_time_unix_nano, span_id LIMIT ?",
+            ))
+            .bind(trace_id.to_owned())
+            .bind(limit)
+            .fetch_all(&db.read)
+            .await
+            .map_err(db_err)?,
+            Some((st, sp)) => sqlx::query(db.sql(
+                "SELECT start_time_unix_nano, span_id, content FROM spans WHERE trace_id = ? \
+                 AND (start_time_unix_nano > ? OR (start_time_unix_nano = ? AND span_id > ?)) \
+                 ORDER BY start_time_unix_nano, span_id LIMIT ?",
+            ))
+            .bind(trace_id.to_owned())
+            .bind(*st)
+            .bind(*st)
+            .bind(sp.clone())
+            .bind(limit)
+            .fetch_all(&db.read)
+            .await
+            .map_err(db_err)?,
+        };
+        let mut last = None;
+        let mut items = Vec::with_capacity(rows.len());
+        for r in &rows {
+            last = Some((r.i64_at(0)?, r.str_at(1)?));
+            items.push(r.str_at(2)?);
+        }
+        let next_page_token = match last {
+            Some((st, sp)) if items.len() as i64 == limit => Some(
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode(serde_json::json!({"start": st, "span_id": sp}).to_string()),
+            ),
+            _ => None,
+        };
+        Ok(Page {
+            items,
+            next_page_token,
+        })
+    }
+
     pub(crate) async fn batch_get_traces_impl(
         &self,
         trace_ids: &[String],
