@@ -216,6 +216,10 @@ pub fn router(state: AppState) -> Router {
         &p("/ajax-api/2.0/mlflow/experiments/search-datasets"),
         post(logged_models::search_datasets),
     );
+    app = app.route(
+        &p("/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files"),
+        get(logged_models::get_logged_model_artifact),
+    );
     app = if state.config.artifacts_only {
         app.route(
             &p("/ajax-api/2.0/mlflow/metrics/get-history-bulk"),

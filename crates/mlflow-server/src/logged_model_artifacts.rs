@@ -1,77 +1,78 @@
-//! Artifact listing for `logged-models/{id}/artifacts/directories`.
-//!
-//! Interim implementation until the artifact service is wired into [`AppState`]: roots on the
-//! local filesystem (plain paths and `file:` URIs) are listed directly; proxied roots
-//! (`mlflow-artifacts:`) need the server's artifact destination and answer `NOT_IMPLEMENTED`.
+//! Artifacts of logged models: `logged-models/{id}/artifacts/directories` (listing) and the UI's
+//! `/ajax-api/2.0/mlflow/logged-models/{id}/artifacts/files?artifact_file_path=` (download),
+//! resolved like run artifacts (`mlflow-artifacts:` roots inside the destination when artifacts
+//! are served, any other URI opened directly) through the server's artifact resolver.
 
 use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use axum::body::Body;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use mlflow_artifacts::{ArtifactRepo, Fetched, RelPath};
 use mlflow_domain::{Error, ErrorCode, Result};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
-/// `validate_path_is_safe` for a relative directory path (empty = root).
-fn safe_relative(dir: &str) -> Result<String> {
-    let d = dir.trim_matches('/');
-    let bad = dir.starts_with('/')
-        || dir.contains('\\')
-        || dir.contains("://")
-        || d.split('/').any(|seg| seg == ".." || seg == ".")
-        || d.contains('\0');
-    if bad {
-        return Err(Error::invalid("Invalid path"));
-    }
-    Ok(d.to_string())
+fn resolve(state: &AppState, root_uri: &str) -> Result<(Arc<dyn ArtifactRepo>, RelPath)> {
+    let artifacts = state.config.artifacts.as_deref().ok_or_else(|| {
+        Error::new(
+            ErrorCode::TemporarilyUnavailable,
+            "Artifact storage is not configured.",
+        )
+    })?;
+    let (repo, root, _) = artifacts.for_run_root(root_uri, state.config.serve_artifacts)?;
+    Ok((repo, root))
 }
 
-fn local_root(uri: &str) -> Option<std::path::PathBuf> {
-    if let Some(rest) = uri.strip_prefix("file://") {
-        return Some(rest.into());
-    }
-    if let Some(rest) = uri.strip_prefix("file:") {
-        return Some(rest.into());
-    }
-    let scheme_like = uri.split_once(':').is_some_and(|(s, _)| {
-        s.len() > 1
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-    });
-    (!scheme_like).then(|| uri.into())
-}
-
-/// The direct children of `dir` under `root_uri`, as `FileInfo` JSON objects sorted by path.
-pub async fn list(_state: &AppState, root_uri: &str, dir: &str) -> Result<Vec<Value>> {
-    let rel = safe_relative(dir)?;
-    let Some(root) = local_root(root_uri) else {
-        return Err(Error::new(
-            ErrorCode::NotImplemented,
-            format!("Listing artifacts under '{root_uri}' is not supported by this server yet."),
-        ));
-    };
-    let base = if rel.is_empty() {
-        root
+/// The direct children of `dir` (relative to the model's artifact root), as `FileInfo` JSON
+/// objects with root-relative paths, sorted by path.
+pub async fn list(state: &AppState, root_uri: &str, dir: &str) -> Result<Vec<Value>> {
+    let rel = if dir.is_empty() {
+        RelPath::root()
     } else {
-        root.join(&rel)
+        RelPath::parse(dir)?
     };
-    let mut out = Vec::new();
-    let Ok(mut rd) = tokio::fs::read_dir(&base).await else {
-        return Ok(out);
-    };
-    while let Ok(Some(entry)) = rd.next_entry().await {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let path = if rel.is_empty() {
-            name
-        } else {
-            format!("{rel}/{name}")
-        };
-        let meta = entry
-            .metadata()
-            .await
-            .map_err(|e| Error::internal(format!("failed to stat artifact: {e}")))?;
-        out.push(if meta.is_dir() {
-            json!({ "path": path, "is_dir": true })
-        } else {
-            json!({ "path": path, "is_dir": false, "file_size": meta.len() })
-        });
+    let (repo, root) = resolve(state, root_uri)?;
+    let listed = repo.list(&root.join(&rel)).await?;
+    Ok(listed
+        .into_iter()
+        .map(|f| {
+            let name = f.path.rsplit('/').next().unwrap_or(&f.path).to_string();
+            let path = if rel.is_root() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let mut o = json!({ "path": path, "is_dir": f.is_dir });
+            if let Some(size) = f.file_size {
+                o["file_size"] = json!(size);
+            }
+            o
+        })
+        .collect())
+}
+
+/// Streams one artifact file of a logged model as an attachment.
+pub async fn download(state: &AppState, root_uri: &str, file: &str) -> ApiResult<Response> {
+    let rel = RelPath::parse(file)?;
+    let (repo, root) = resolve(state, root_uri)?;
+    match repo.get(&root.join(&rel)).await? {
+        Fetched::File(d) => {
+            let name = rel.file_name().to_string();
+            let mut resp = Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, mlflow_artifacts::mime::guess(&name))
+                .header(
+                    header::CONTENT_DISPOSITION,
+                    crate::artifacts::content_disposition(&name),
+                );
+            if let Some(size) = d.size {
+                resp = resp.header(header::CONTENT_LENGTH, size);
+            }
+            resp.body(Body::from_stream(d.stream))
+                .map_err(|e| ApiError(Error::internal(format!("failed to build response: {e}"))))
+        }
+        Fetched::Directory => Err(ApiError(mlflow_artifacts::no_such_artifact(&rel))),
     }
-    out.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
-    Ok(out)
+    .map(IntoResponse::into_response)
 }

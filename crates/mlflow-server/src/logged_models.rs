@@ -355,6 +355,29 @@ pub async fn log_outputs(
     Ok(Json(json!({})))
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ArtifactFileReq {
+    #[serde(deserialize_with = "opt_string")]
+    pub artifact_file_path: Option<String>,
+}
+
+/// UI-only `logged-models/{id}/artifacts/files?artifact_file_path=`: one artifact file.
+pub async fn get_logged_model_artifact(
+    State(s): State<AppState>,
+    Path(model_id): Path<String>,
+    Msg { value: r, .. }: Msg<ArtifactFileReq>,
+) -> ApiResult<axum::response::Response> {
+    let Some(file) = r.artifact_file_path.filter(|p| !p.is_empty()) else {
+        return Err(ApiError(Error::new(
+            mlflow_domain::ErrorCode::BadRequest,
+            "Request must include the \"artifact_file_path\" query parameter.",
+        )));
+    };
+    let model = s.store.get_logged_model(&model_id, false).await?;
+    crate::logged_model_artifacts::download(&s, &model.info.artifact_uri, &file).await
+}
+
 const MAX_EXPERIMENT_IDS_PER_SEARCH_DATASETS: usize = 20;
 
 /// UI-only `experiments/search-datasets` (`/ajax-api` only, as official).

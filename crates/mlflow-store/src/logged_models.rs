@@ -314,6 +314,25 @@ fn decode_token(
 
 // ---------------------------------------------------------------- implementation
 
+/// A `logged_model_params` / `logged_model_tags` style table.
+#[derive(Debug, Clone, Copy)]
+struct KvTable {
+    table: &'static str,
+    key_col: &'static str,
+    value_col: &'static str,
+}
+
+const PARAMS: KvTable = KvTable {
+    table: "logged_model_params",
+    key_col: "param_key",
+    value_col: "param_value",
+};
+const TAGS: KvTable = KvTable {
+    table: "logged_model_tags",
+    key_col: "tag_key",
+    value_col: "tag_value",
+};
+
 const MODEL_COLS: &str = "model_id, experiment_id, name, artifact_location, creation_timestamp_ms, \
      last_updated_timestamp_ms, status, model_type, source_run_id, status_message, lifecycle_stage";
 
@@ -454,9 +473,7 @@ impl SqlStore {
     async fn insert_model_kv(
         &self,
         tx: &mut Transaction<'_, Any>,
-        table: &str,
-        key_col: &str,
-        value_col: &str,
+        kv: KvTable,
         model_id: &str,
         experiment_id: i64,
         items: &[Tag],
@@ -466,6 +483,11 @@ impl SqlStore {
             return Ok(());
         }
         let db = &self.db;
+        let KvTable {
+            table,
+            key_col,
+            value_col,
+        } = kv;
         let cols = ["model_id", "experiment_id", key_col, value_col];
         for chunk in items.chunks(IN_CHUNK / 4) {
             let sql = if upsert {
@@ -740,28 +762,10 @@ impl LoggedModelStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        self.insert_model_kv(
-            &mut tx,
-            "logged_model_params",
-            "param_key",
-            "param_value",
-            &model_id,
-            exp_id,
-            &req.params,
-            false,
-        )
-        .await?;
-        self.insert_model_kv(
-            &mut tx,
-            "logged_model_tags",
-            "tag_key",
-            "tag_value",
-            &model_id,
-            exp_id,
-            &req.tags,
-            false,
-        )
-        .await?;
+        self.insert_model_kv(&mut tx, PARAMS, &model_id, exp_id, &req.params, false)
+            .await?;
+        self.insert_model_kv(&mut tx, TAGS, &model_id, exp_id, &req.tags, false)
+            .await?;
         tx.commit().await.map_err(db_err)?;
         self.get_logged_model(&model_id, true).await
     }
@@ -826,17 +830,8 @@ impl LoggedModelStore for SqlStore {
         let mut tx = db.begin_write().await?;
         let exp_id = self.model_experiment(&mut tx, model_id).await?;
         let tags: Vec<Tag> = dedup_tags(&tags).into_iter().cloned().collect();
-        self.insert_model_kv(
-            &mut tx,
-            "logged_model_tags",
-            "tag_key",
-            "tag_value",
-            model_id,
-            exp_id,
-            &tags,
-            true,
-        )
-        .await?;
+        self.insert_model_kv(&mut tx, TAGS, model_id, exp_id, &tags, true)
+            .await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -866,17 +861,8 @@ impl LoggedModelStore for SqlStore {
         let mut tx = db.begin_write().await?;
         let exp_id = self.model_experiment(&mut tx, model_id).await?;
         unique_keys("logged_model_params", "param_key", &params)?;
-        self.insert_model_kv(
-            &mut tx,
-            "logged_model_params",
-            "param_key",
-            "param_value",
-            model_id,
-            exp_id,
-            &params,
-            false,
-        )
-        .await?;
+        self.insert_model_kv(&mut tx, PARAMS, model_id, exp_id, &params, false)
+            .await?;
         tx.commit().await.map_err(db_err)
     }
 
