@@ -171,6 +171,7 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     let state = AppState {
         traces: Arc::new(store.clone()),
         registry: Arc::new(store.clone()),
+        genai: Arc::new(store.clone()),
         store: Arc::new(store),
         config: Arc::new(config),
     };

@@ -7,6 +7,7 @@
 //! - [`serde_util`]: lenient proto-JSON deserializers (int64 as strings, `"NaN"`, `True`).
 
 pub mod error;
+pub mod genai;
 pub mod logged_models;
 pub mod registry;
 pub mod serde_util;

@@ -17,6 +17,7 @@
 
 pub mod ast;
 mod common;
+pub mod datasets;
 pub mod experiments;
 pub mod lexer;
 pub mod logged_models;

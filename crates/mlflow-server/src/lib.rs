@@ -11,6 +11,7 @@
 pub mod artifacts;
 pub mod error;
 pub mod extract;
+pub mod genai;
 pub mod handlers;
 pub mod logged_model_artifacts;
 pub mod logged_models;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub store: Arc<dyn TrackingStore>,
     pub traces: Arc<dyn mlflow_store::TraceStore>,
     pub registry: Arc<dyn mlflow_store::RegistryStore>,
+    /// Evaluation datasets and the scorer registry.
+    pub genai: Arc<dyn mlflow_store::GenAiStore>,
     pub config: Arc<ServerConfig>,
 }
 
@@ -192,7 +195,7 @@ pub fn router(state: AppState) -> Router {
         .nest(&p("/api/2.0/mlflow"), tracking())
         .nest(&p("/ajax-api/2.0/mlflow"), tracking());
     let traces_v3 = || {
-        let routes = traces::v3_routes();
+        let routes = traces::v3_routes().merge(genai::v3_routes());
         if state.config.artifacts_only {
             routes.route_layer(axum::middleware::from_fn(artifacts_only_disabled))
         } else {

@@ -9,6 +9,7 @@
 
 pub mod db;
 mod experiments;
+pub mod genai;
 pub mod logged_models;
 mod metrics;
 pub mod migrate;
@@ -21,6 +22,7 @@ pub mod traces;
 use async_trait::async_trait;
 use base64::Engine;
 pub use db::Db;
+pub use genai::GenAiStore;
 pub use registry::RegistryStore;
 pub use traces::TraceStore;
 pub use logged_models::{CreateLoggedModel, LoggedModelStore, SearchLoggedModels};

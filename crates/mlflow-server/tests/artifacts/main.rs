@@ -51,6 +51,7 @@ async fn start(dest: Dest, tweak: impl FnOnce(&mut ServerConfig)) -> Server {
     let state = AppState {
         traces: Arc::new(store.clone()),
         registry: Arc::new(store.clone()),
+        genai: Arc::new(store.clone()),
         store: Arc::new(store),
         config: Arc::new(config),
     };

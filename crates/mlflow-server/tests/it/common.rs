@@ -230,6 +230,7 @@ impl TestServer {
         let state = AppState {
             traces: Arc::new(store.clone()),
             registry: Arc::new(store.clone()),
+            genai: Arc::new(store.clone()),
             store: Arc::new(store),
             config: Arc::new(config),
         };

@@ -112,6 +112,7 @@ impl Server {
         let state = AppState {
             traces: Arc::new(store.clone()),
             registry: Arc::new(store.clone()),
+            genai: Arc::new(store.clone()),
             store: Arc::new(store),
             config: Arc::new(ServerConfig {
                 serve_artifacts: true,
