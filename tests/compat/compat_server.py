@@ -182,6 +182,12 @@ class Server:
         env = dict(os.environ)
         env["MLFLOW_DISABLE_TELEMETRY"] = "true"
         env.pop("MLFLOW_TRACKING_URI", None)
+        # test_webhooks.py delivers to a receiver on 127.0.0.1; a fixed Fernet key keeps secrets
+        # readable across workers/restarts, a 1 s cache makes new webhooks fire at once.
+        env.setdefault("MLFLOW_WEBHOOK_ALLOWED_SCHEMES", "http,https")
+        env.setdefault("MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS", "true")
+        env.setdefault("MLFLOW_WEBHOOK_CACHE_TTL", "1")
+        env.setdefault("MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY", "Fh9oXQk9s3CXZ0V2ciQ6Kx4nZBIoVRVDj-mWPWwEODs=")
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             self.command(),

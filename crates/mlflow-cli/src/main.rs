@@ -150,7 +150,14 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     let store = SqlStore::open(&args.backend_store_uri, &root)
         .await
         .map_err(|e| anyhow::anyhow!("opening backend store {}: {}", args.backend_store_uri, e))?;
+    let webhooks = mlflow_server::webhooks::Webhooks::new(
+        Arc::new(store.clone()),
+        mlflow_server::webhooks::WebhookConfig::from_env().map_err(anyhow::Error::msg)?,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let _webhook_worker = (!args.artifacts_only).then(|| webhooks.start_worker());
     let config = ServerConfig {
+        webhooks: Some(webhooks),
         static_prefix: args.static_prefix.clone().unwrap_or_default(),
         allowed_hosts: args.allowed_hosts.as_deref().map(split_list),
         cors_allowed_origins: args.cors_allowed_origins.as_deref().map(split_list),

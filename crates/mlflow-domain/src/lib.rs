@@ -14,6 +14,7 @@ pub mod serde_util;
 pub mod traces;
 pub mod tracking;
 pub mod validation;
+pub mod webhooks;
 
 pub use error::{Error, ErrorCode, Result};
 

@@ -21,6 +21,7 @@ pub mod retention;
 pub mod security;
 pub mod otlp;
 pub mod traces;
+pub mod webhooks;
 
 use axum::Router;
 use axum::http::{StatusCode, header};
@@ -50,6 +51,9 @@ pub struct ServerConfig {
     /// The artifact resolver (`--artifacts-destination` and run artifact URIs); `None`:
     /// proxied artifacts are not configured (mlflow-artifacts routes answer 503).
     pub artifacts: Option<Arc<mlflow_artifacts::Artifacts>>,
+    /// The webhook service (CRUD, event emission, delivery); `None`: webhook endpoints answer
+    /// NOT_IMPLEMENTED and registry writes emit nothing.
+    pub webhooks: Option<Arc<webhooks::Webhooks>>,
 }
 
 /// Shared state of every handler.
@@ -172,6 +176,7 @@ fn tracking_routes() -> Router<AppState> {
         .merge(logged_models::logged_model_routes())
         .merge(traces::v2_routes())
         .merge(registry::registry_routes())
+        .merge(webhooks::webhook_routes())
 }
 
 /// Builds the whole application.
@@ -195,7 +200,9 @@ pub fn router(state: AppState) -> Router {
         .nest(&p("/api/2.0/mlflow"), tracking())
         .nest(&p("/ajax-api/2.0/mlflow"), tracking());
     let traces_v3 = || {
-        let routes = traces::v3_routes().merge(genai::v3_routes());
+        let routes = traces::v3_routes()
+            .merge(genai::v3_routes())
+            .merge(webhooks::v3_routes());
         if state.config.artifacts_only {
             routes.route_layer(axum::middleware::from_fn(artifacts_only_disabled))
         } else {

@@ -9,6 +9,7 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Msg, required};
 use crate::requests::KeyValue;
+use crate::webhooks;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
@@ -162,10 +163,12 @@ pub async fn create_registered_model(
     Msg { value: r, .. }: Msg<CreateRegisteredModel>,
 ) -> JsonResult {
     let name = required(&r.name, "name")?;
+    let tags = tags_of(&r.tags);
     let rm = s
         .registry
-        .create_registered_model(name, &tags_of(&r.tags), r.description.as_deref())
+        .create_registered_model(name, &tags, r.description.as_deref())
         .await?;
+    webhooks::events::registered_model_created(&s, name, &tags, r.description.as_deref()).await;
     Ok(Json(json!({ "registered_model": rm })))
 }
 
@@ -259,9 +262,11 @@ pub async fn set_registered_model_tag(
 ) -> JsonResult {
     let name = required(&r.name, "name")?;
     let key = required(&r.key, "key")?;
+    let value = r.value.as_deref().unwrap_or("");
     s.registry
-        .set_registered_model_tag(name, key, r.value.as_deref().unwrap_or(""))
+        .set_registered_model_tag(name, key, value)
         .await?;
+    webhooks::events::registered_model_tag(&s, name, key, Some(value)).await;
     Ok(Json(json!({})))
 }
 
@@ -273,6 +278,7 @@ pub async fn delete_registered_model_tag(
     let name = required(&r.name, "name")?;
     let key = required(&r.key, "key")?;
     s.registry.delete_registered_model_tag(name, key).await?;
+    webhooks::events::registered_model_tag(&s, name, key, None).await;
     Ok(Json(json!({})))
 }
 
@@ -285,18 +291,20 @@ pub async fn create_model_version(
 ) -> JsonResult {
     let name = required(&r.name, "name")?.to_string();
     let source = required(&r.source, "source")?.to_string();
+    let tags = tags_of(&r.tags);
     let mv = s
         .registry
         .create_model_version(mlflow_store::registry::CreateModelVersion {
             name,
             source,
             run_id: r.run_id,
-            tags: tags_of(&r.tags),
+            tags: tags.clone(),
             run_link: r.run_link,
-            description: r.description,
+            description: r.description.clone(),
             model_id: r.model_id,
         })
         .await?;
+    webhooks::events::model_version_created(&s, &mv, &tags, r.description.as_deref()).await;
     Ok(Json(json!({ "model_version": mv })))
 }
 
@@ -396,9 +404,11 @@ pub async fn set_model_version_tag(
 ) -> JsonResult {
     let (name, version) = name_version(&r)?;
     let key = required(&r.key, "key")?;
+    let value = r.value.as_deref().unwrap_or("");
     s.registry
-        .set_model_version_tag(name, version, key, Some(r.value.as_deref().unwrap_or("")))
+        .set_model_version_tag(name, version, key, Some(value))
         .await?;
+    webhooks::events::model_version_tag(&s, name, version, key, Some(value)).await;
     Ok(Json(json!({})))
 }
 
@@ -412,6 +422,7 @@ pub async fn delete_model_version_tag(
     s.registry
         .delete_model_version_tag(name, version, key)
         .await?;
+    webhooks::events::model_version_tag(&s, name, version, key, None).await;
     Ok(Json(json!({})))
 }
 
@@ -428,6 +439,7 @@ pub async fn set_alias(
     s.registry
         .set_registered_model_alias(name, alias, version)
         .await?;
+    webhooks::events::alias(&s, name, alias, Some(version)).await;
     Ok(Json(json!({})))
 }
 
@@ -441,6 +453,7 @@ pub async fn delete_alias(
     s.registry
         .delete_registered_model_alias(name, alias)
         .await?;
+    webhooks::events::alias(&s, name, alias, None).await;
     Ok(Json(json!({})))
 }
 

@@ -18,6 +18,7 @@ pub mod retention;
 mod runs;
 mod store_impl;
 pub mod traces;
+pub mod webhooks;
 
 use async_trait::async_trait;
 use base64::Engine;
@@ -25,6 +26,7 @@ pub use db::Db;
 pub use genai::GenAiStore;
 pub use registry::RegistryStore;
 pub use traces::TraceStore;
+pub use webhooks::WebhookStore;
 pub use logged_models::{CreateLoggedModel, LoggedModelStore, SearchLoggedModels};
 use mlflow_domain::tracking::{
     DatasetInput, Experiment, Metric, ModelInput, Run, RunInfo, Tag, ViewType,

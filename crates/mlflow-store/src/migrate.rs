@@ -70,10 +70,17 @@ async fn revision_on(db: &Db, conn: &mut sqlx::AnyConnection) -> Result<Option<S
         .transpose()
 }
 
-/// Creates the schema on an empty database, or checks that an existing one is compatible.
+/// Creates the schema on an empty database, or checks that an existing one is compatible,
+/// then adds mlflow-rs's own tables (idempotent `CREATE TABLE IF NOT EXISTS`; the official
+/// server ignores them).
 ///
 /// `default_artifact_root` is where the `Default` experiment (id 0) keeps its artifacts.
 pub async fn migrate(db: &Db, default_artifact_root: &str) -> Result<()> {
+    migrate_official(db, default_artifact_root).await?;
+    crate::webhooks::ensure_schema(db).await
+}
+
+async fn migrate_official(db: &Db, default_artifact_root: &str) -> Result<()> {
     let mut conn = db.write.acquire().await.map_err(db_err)?;
     if let Some(rev) = revision_on(db, &mut conn).await? {
         return check_revision(&rev);
