@@ -92,21 +92,21 @@ fn expand(args: Args, func: ItemFn) -> TokenStream2 {
 
     let mut inserts = Vec::new();
     for input in &sig.inputs {
-        if let FnArg::Typed(pt) = input {
-            if let Pat::Ident(pi) = &*pt.pat {
-                let ident = &pi.ident;
-                if args.skip.iter().any(|s| s == ident) {
-                    continue;
-                }
-                let key = ident.to_string();
-                inserts.push(quote! {
-                    __mlflow_inputs.insert(#key.to_string(), {
-                        #[allow(unused_imports)]
-                        use #p::{ViaSerialize as _, ViaDebug as _, ViaTypeName as _};
-                        (&&&#p::Wrap(&#ident)).__mlflow_json()
-                    });
-                });
+        if let FnArg::Typed(pt) = input
+            && let Pat::Ident(pi) = &*pt.pat
+        {
+            let ident = &pi.ident;
+            if args.skip.iter().any(|s| s == ident) {
+                continue;
             }
+            let key = ident.to_string();
+            inserts.push(quote! {
+                __mlflow_inputs.insert(#key.to_string(), {
+                    #[allow(unused_imports)]
+                    use #p::{ViaSerialize as _, ViaDebug as _, ViaTypeName as _};
+                    (&&&#p::Wrap(&#ident)).__mlflow_json()
+                });
+            });
         }
     }
 

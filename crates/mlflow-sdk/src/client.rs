@@ -357,12 +357,11 @@ impl Client {
             experiments: Vec<Experiment>,
             next_page_token: Option<String>,
         }
-        let mut body = json!({"view_type": q.view_type});
+        // The official client always sends max_results (the server rejects 0).
+        let mut body =
+            json!({"view_type": q.view_type, "max_results": q.max_results.unwrap_or(1000)});
         if let Some(f) = &q.filter {
             body["filter"] = json!(f);
-        }
-        if let Some(n) = q.max_results {
-            body["max_results"] = json!(n);
         }
         if !q.order_by.is_empty() {
             body["order_by"] = json!(q.order_by);
@@ -585,12 +584,13 @@ impl Client {
             runs: Vec<Run>,
             next_page_token: Option<String>,
         }
-        let mut body = json!({"experiment_ids": experiment_ids, "run_view_type": q.view_type});
+        let mut body = json!({
+            "experiment_ids": experiment_ids,
+            "run_view_type": q.view_type,
+            "max_results": q.max_results.unwrap_or(1000),
+        });
         if let Some(f) = &q.filter {
             body["filter"] = json!(f);
-        }
-        if let Some(n) = q.max_results {
-            body["max_results"] = json!(n);
         }
         if !q.order_by.is_empty() {
             body["order_by"] = json!(q.order_by);

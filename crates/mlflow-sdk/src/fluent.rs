@@ -98,16 +98,16 @@ pub fn active_experiment_id() -> Result<String> {
     if let Some(id) = state().experiment_id.clone() {
         return Ok(id);
     }
-    if let Ok(id) = std::env::var("MLFLOW_EXPERIMENT_ID") {
-        if !id.is_empty() {
-            set_experiment_id(&id);
-            return Ok(id);
-        }
+    if let Ok(id) = std::env::var("MLFLOW_EXPERIMENT_ID")
+        && !id.is_empty()
+    {
+        set_experiment_id(&id);
+        return Ok(id);
     }
-    if let Ok(name) = std::env::var("MLFLOW_EXPERIMENT_NAME") {
-        if !name.is_empty() {
-            return set_experiment(&name);
-        }
+    if let Ok(name) = std::env::var("MLFLOW_EXPERIMENT_NAME")
+        && !name.is_empty()
+    {
+        return set_experiment(&name);
     }
     Ok("0".into())
 }
@@ -127,12 +127,12 @@ pub(crate) async fn active_experiment_id_async(client: &crate::Client) -> Result
     if let Some(id) = experiment_hint() {
         return Ok(id);
     }
-    if let Ok(name) = std::env::var("MLFLOW_EXPERIMENT_NAME") {
-        if !name.is_empty() {
-            let id = client.get_or_create_experiment(&name).await?;
-            state().experiment_id = Some(id.clone());
-            return Ok(id);
-        }
+    if let Ok(name) = std::env::var("MLFLOW_EXPERIMENT_NAME")
+        && !name.is_empty()
+    {
+        let id = client.get_or_create_experiment(&name).await?;
+        state().experiment_id = Some(id.clone());
+        return Ok(id);
     }
     Ok("0".into())
 }
@@ -440,10 +440,11 @@ fn worker(rx: Receiver<Msg>) {
         match rx.recv_timeout(FLUSH_INTERVAL) {
             Ok(Msg::Metric(run, m)) => {
                 p.push(run, m);
-                if p.queue.len() >= crate::MAX_METRICS_PER_BATCH && Instant::now() >= next_try {
-                    if p.send_all().is_err() {
-                        next_try = Instant::now() + Duration::from_secs(5);
-                    }
+                if p.queue.len() >= crate::MAX_METRICS_PER_BATCH
+                    && Instant::now() >= next_try
+                    && p.send_all().is_err()
+                {
+                    next_try = Instant::now() + Duration::from_secs(5);
                 }
             }
             Ok(Msg::Flush(reply)) => {

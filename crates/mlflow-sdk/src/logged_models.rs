@@ -118,12 +118,10 @@ impl Client {
             models: Vec<LoggedModel>,
             next_page_token: Option<String>,
         }
-        let mut body = json!({"experiment_ids": experiment_ids});
+        let mut body =
+            json!({"experiment_ids": experiment_ids, "max_results": q.max_results.unwrap_or(100)});
         if let Some(f) = &q.filter {
             body["filter"] = json!(f);
-        }
-        if let Some(n) = q.max_results {
-            body["max_results"] = json!(n);
         }
         if !q.order_by.is_empty() {
             let ob: Vec<Value> = q

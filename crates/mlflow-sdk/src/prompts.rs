@@ -524,10 +524,10 @@ impl Client {
     /// Loads the version `alias` points at (cached for 60 s). `latest` is the highest version.
     pub async fn load_prompt_alias(&self, name: &str, alias: &str) -> Result<Prompt> {
         let key = (name.to_string(), alias.to_string(), PromptRefKind::Alias);
-        if let Some((at, p)) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            if at.elapsed() < ALIAS_TTL {
-                return Ok(p.clone());
-            }
+        if let Some((at, p)) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(&key)
+            && at.elapsed() < ALIAS_TTL
+        {
+            return Ok(p.clone());
         }
         self.ensure_prompt(name).await?;
         let mv = if alias.eq_ignore_ascii_case("latest") {

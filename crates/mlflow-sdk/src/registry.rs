@@ -142,7 +142,10 @@ impl Client {
             next_page_token: Option<String>,
         }
         let r: R = self
-            .get(&format!("{P}/registered-models/search"), search_query(q))
+            .get(
+                &format!("{P}/registered-models/search"),
+                search_query(q, 100),
+            )
             .await?;
         Ok(Page {
             items: r.registered_models,
@@ -267,7 +270,10 @@ impl Client {
             next_page_token: Option<String>,
         }
         let r: R = self
-            .get(&format!("{P}/model-versions/search"), search_query(q))
+            .get(
+                &format!("{P}/model-versions/search"),
+                search_query(q, 10_000),
+            )
             .await?;
         Ok(Page {
             items: r.model_versions,
@@ -354,13 +360,10 @@ impl Client {
     }
 }
 
-fn search_query(q: &SearchQuery) -> Value {
-    let mut v = json!({});
+fn search_query(q: &SearchQuery, default_max: i64) -> Value {
+    let mut v = json!({"max_results": q.max_results.unwrap_or(default_max)});
     if let Some(f) = &q.filter {
         v["filter"] = json!(f);
-    }
-    if let Some(n) = q.max_results {
-        v["max_results"] = json!(n);
     }
     if !q.order_by.is_empty() {
         v["order_by"] = json!(q.order_by);

@@ -414,10 +414,10 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        if let Some(span) = ctx.span(id) {
-            if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
-                values.record(&mut FieldVisitor { state });
-            }
+        if let Some(span) = ctx.span(id)
+            && let Some(state) = span.extensions_mut().get_mut::<SpanState>()
+        {
+            values.record(&mut FieldVisitor { state });
         }
     }
 
@@ -508,14 +508,14 @@ fn finish_span(mut st: SpanState) -> SpanRecord {
         );
     }
     let mut events = st.events;
-    if let Some(msg) = &st.error {
-        if !events.iter().any(|e| e.name == "exception") {
-            events.push(SpanEventRecord {
-                name: "exception".into(),
-                time_ns: end,
-                attributes: vec![("exception.message".into(), Value::String(msg.clone()))],
-            });
-        }
+    if let Some(msg) = &st.error
+        && !events.iter().any(|e| e.name == "exception")
+    {
+        events.push(SpanEventRecord {
+            name: "exception".into(),
+            time_ns: end,
+            attributes: vec![("exception.message".into(), Value::String(msg.clone()))],
+        });
     }
     SpanRecord {
         trace_id: st.trace_id,
@@ -684,16 +684,14 @@ async fn export_one(
         None => crate::fluent::active_experiment_id_async(client).await?,
     };
     t.info.trace_location = TraceLocation::experiment(exp.clone());
-    if *spans_supported {
-        if let Err(e) = client.log_spans(&exp, &t.spans).await {
-            let unsupported = matches!(e.status(), Some(404) | Some(501))
-                || e.to_string()
-                    .contains("REST OTLP span logging is not supported");
-            if unsupported {
-                *spans_supported = false;
-            } else {
-                return Err(e);
-            }
+    if *spans_supported && let Err(e) = client.log_spans(&exp, &t.spans).await {
+        let unsupported = matches!(e.status(), Some(404) | Some(501))
+            || e.to_string()
+                .contains("REST OTLP span logging is not supported");
+        if unsupported {
+            *spans_supported = false;
+        } else {
+            return Err(e);
         }
     }
     let returned = client.start_trace(&t.info).await?;
@@ -701,13 +699,13 @@ async fn export_one(
         .tags
         .get("mlflow.trace.spansLocation")
         .map(String::as_str);
-    if location != Some("TRACKING_STORE") {
-        if let Some(art) = returned.tags.get("mlflow.artifactLocation") {
-            let body = serde_json::to_string(&traces_json(&t.spans)).unwrap_or_default();
-            client
-                .put_artifact_bytes(art, "traces.json", body.into_bytes())
-                .await?;
-        }
+    if location != Some("TRACKING_STORE")
+        && let Some(art) = returned.tags.get("mlflow.artifactLocation")
+    {
+        let body = serde_json::to_string(&traces_json(&t.spans)).unwrap_or_default();
+        client
+            .put_artifact_bytes(art, "traces.json", body.into_bytes())
+            .await?;
     }
     Ok(())
 }

@@ -1,0 +1,277 @@
+//! Starting servers for the tests: our `mlflow-rs` binary and, optionally, the official one.
+
+use mlflow_sdk::{Client, ClientConfig};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Which server a scenario runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    Ours,
+    Official,
+}
+
+/// A server process on a temp SQLite DB and artifact dir; killed (with its process group) on drop.
+pub struct Server {
+    pub flavor: Flavor,
+    pub url: String,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+pub fn python() -> Option<PathBuf> {
+    let p = std::env::var_os("MLFLOW_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv/bin/python"));
+    p.exists().then_some(p)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    /// Starts our server, or returns `None` (with the reason printed) if the binary is absent.
+    pub fn ours() -> Option<Server> {
+        let bin = std::env::var_os("MLFLOW_RS_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join("target/debug/mlflow-rs"));
+        if !bin.exists() {
+            eprintln!(
+                "SKIP: {} not found (run `cargo build -p mlflow-cli` or set MLFLOW_RS_BIN)",
+                bin.display()
+            );
+            return None;
+        }
+        Some(Server::start(Flavor::Ours, &bin, &["server"]))
+    }
+
+    /// Starts the official server, or `None` if it is not installed.
+    pub fn official() -> Option<Server> {
+        let bin = std::env::var_os("MLFLOW_OFFICIAL_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join(".venv/bin/mlflow"));
+        if !bin.exists() {
+            eprintln!(
+                "SKIP: official server {} not found (set MLFLOW_OFFICIAL_BIN)",
+                bin.display()
+            );
+            return None;
+        }
+        Some(Server::start(
+            Flavor::Official,
+            &bin,
+            &["server", "--workers", "1"],
+        ))
+    }
+
+    fn start(flavor: Flavor, bin: &Path, args: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let db = format!("sqlite:///{}", dir.path().join("mlflow.db").display());
+        let art = dir.path().join("artifacts");
+        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+        let mut cmd = Command::new(bin);
+        cmd.args(args)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--backend-store-uri", &db])
+            .args(["--artifacts-destination", art.to_str().unwrap()])
+            .current_dir(dir.path())
+            .env_remove("MLFLOW_TRACKING_URI")
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log));
+        let child = cmd.spawn().expect("starting the server");
+        let url = format!("http://127.0.0.1:{port}");
+        let mut server = Server {
+            flavor,
+            url,
+            child,
+            _dir: dir,
+        };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        let addr = self.url.trim_start_matches("http://").to_string();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let log = std::fs::read_to_string(self._dir.path().join("server.log"))
+                    .unwrap_or_default();
+                panic!("{:?} server exited with {status}:\n{log}", self.flavor);
+            }
+            if health_ok(&addr) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("{:?} server did not become ready", self.flavor);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    #[allow(dead_code)]
+    pub fn config(&self) -> ClientConfig {
+        ClientConfig::new(&self.url)
+            .with_max_retries(2)
+            .with_backoff(Duration::from_millis(100), Duration::from_millis(50))
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(self.config()).unwrap()
+    }
+
+    #[allow(dead_code)]
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("server.log")).unwrap_or_default()
+    }
+}
+
+/// The pids of `pid`'s descendants (children first), read from `/proc`.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+                continue;
+            };
+            // pid (comm) state ppid ...: comm may contain spaces, so split after the last ')'.
+            let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+                continue;
+            };
+            let ppid = rest
+                .split_whitespace()
+                .nth(1)
+                .and_then(|x| x.parse::<u32>().ok());
+            if let Some(ppid) = ppid {
+                parent_of.push((p, ppid));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(cur) = frontier.pop() {
+        for &(p, pp) in &parent_of {
+            if pp == cur && p > 1 && !out.contains(&p) {
+                out.push(p);
+                frontier.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Sends SIGTERM to one positive pid (never a group or -1).
+fn term(pid: u32) {
+    if pid > 1 {
+        let _ = Command::new("kill")
+            .args(["-s", "TERM", "--", &pid.to_string()])
+            .status();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Only this server's own process tree, pid by pid.
+        let pid = self.child.id();
+        let tree = descendants(pid);
+        term(pid);
+        for p in &tree {
+            term(*p);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for p in tree {
+            let cmdline = std::fs::read_to_string(format!("/proc/{p}/cmdline")).unwrap_or_default();
+            if cmdline.contains("mlflow") || cmdline.contains("huey") || cmdline.contains("uvicorn")
+            {
+                let _ = Command::new("kill")
+                    .args(["-s", "KILL", "--", &p.to_string()])
+                    .status();
+            }
+        }
+    }
+}
+
+/// Runs `code` with the official Python client pointed at `url`; returns its stdout parsed as
+/// JSON. `None` (with a printed reason) when Python is not available.
+pub fn py(url: &str, code: &str) -> Option<serde_json::Value> {
+    let Some(python) = python() else {
+        eprintln!("SKIP python cross-check: no .venv/bin/python (set MLFLOW_PYTHON)");
+        return None;
+    };
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(code)
+        .env("MLFLOW_TRACKING_URI", url)
+        .env("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
+        .output()
+        .expect("running python");
+    assert!(
+        out.status.success(),
+        "python failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or("null");
+    Some(
+        serde_json::from_str(last)
+            .unwrap_or_else(|e| panic!("bad JSON from python ({e}): {stdout}")),
+    )
+}
+
+/// A unique name for test entities.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid_like())
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst) + mlflow_sdk::now_ns() % 1_000_000
+    )
+}
+
+fn health_ok(addr: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(format!("GET /health HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = [0u8; 32];
+    let n = s.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).contains(" 200")
+}
