@@ -39,7 +39,8 @@ class Receiver:
                 n = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(n).decode()
                 with outer.lock:
-                    outer.seen.append((dict(self.headers), body))
+                    # HTTP header names are case-insensitive; keep the Message for lookups.
+                    outer.seen.append((self.headers, body))
                     code = outer.script.pop(0) if outer.script else 200
                 self.send_response(code)
                 self.send_header("Content-Type", "text/plain")
