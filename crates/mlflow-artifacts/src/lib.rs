@@ -80,6 +80,115 @@ pub trait ArtifactRepo: Send + Sync + std::fmt::Debug {
 
     /// Deletes a file or a whole directory; a missing path is not an error.
     async fn delete(&self, path: &RelPath) -> Result<()>;
+
+    /// Whether clients may upload straight to storage through presigned part URLs (the
+    /// official `MultipartUploadMixin`; advertised in `server-info`).
+    fn supports_multipart_upload(&self) -> bool {
+        false
+    }
+
+    /// Whether clients may download straight from storage through presigned URLs (the
+    /// official `MultipartDownloadMixin`; advertised in `server-info`).
+    fn supports_presigned_download(&self) -> bool {
+        false
+    }
+
+    /// Starts a multipart upload to `path` and presigns one `UploadPart` URL per part
+    /// (`1..=num_parts`).
+    async fn create_multipart_upload(
+        &self,
+        _path: &RelPath,
+        _num_parts: u32,
+    ) -> Result<MultipartUpload> {
+        Err(unsupported_multipart_upload())
+    }
+
+    /// Completes a multipart upload with the parts (ascending part numbers) and their ETags.
+    async fn complete_multipart_upload(
+        &self,
+        _path: &RelPath,
+        _upload_id: &str,
+        _parts: &[UploadedPart],
+    ) -> Result<()> {
+        Err(unsupported_multipart_upload())
+    }
+
+    /// Aborts a multipart upload, discarding the uploaded parts.
+    async fn abort_multipart_upload(&self, _path: &RelPath, _upload_id: &str) -> Result<()> {
+        Err(unsupported_multipart_upload())
+    }
+
+    /// A presigned GET for `path` (with its size), valid for `expires_in`.
+    async fn presigned_download(
+        &self,
+        _path: &RelPath,
+        _expires_in: std::time::Duration,
+    ) -> Result<PresignedUrl> {
+        Err(unsupported_presigned_download())
+    }
+
+    /// A presigned PUT for `path`, valid for `expires_in`; the client must send `headers`.
+    async fn presigned_upload(
+        &self,
+        _path: &RelPath,
+        _expires_in: std::time::Duration,
+    ) -> Result<PresignedUrl> {
+        Err(unsupported_presigned_upload())
+    }
+}
+
+/// One presigned `UploadPart` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartCredential {
+    pub part_number: u32,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+}
+
+/// A started multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultipartUpload {
+    pub upload_id: String,
+    pub credentials: Vec<PartCredential>,
+}
+
+/// A part the client uploaded: its number and the `ETag` storage returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadedPart {
+    pub part_number: u32,
+    pub etag: Option<String>,
+}
+
+/// A presigned URL, the headers the client must send with it, and (downloads) the size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedUrl {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub file_size: Option<u64>,
+}
+
+/// `_UnsupportedMultipartUploadException` (501).
+pub fn unsupported_multipart_upload() -> mlflow_domain::Error {
+    mlflow_domain::Error::new(
+        mlflow_domain::ErrorCode::NotImplemented,
+        "Multipart upload is not supported for the current artifact repository",
+    )
+}
+
+/// `_UnsupportedMultipartDownloadException` (501).
+pub fn unsupported_presigned_download() -> mlflow_domain::Error {
+    mlflow_domain::Error::new(
+        mlflow_domain::ErrorCode::NotImplemented,
+        "Multipart download is not supported for the current artifact repository",
+    )
+}
+
+/// `_UnsupportedPresignedUploadException` (501).
+pub fn unsupported_presigned_upload() -> mlflow_domain::Error {
+    mlflow_domain::Error::new(
+        mlflow_domain::ErrorCode::NotImplemented,
+        "Presigned upload is not supported for the current artifact repository",
+    )
 }
 
 /// The official "not found" error for a download.

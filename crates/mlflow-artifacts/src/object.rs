@@ -5,18 +5,33 @@
 //! stays bounded. The object only appears when the upload completes; on error or
 //! cancellation the multipart upload is aborted.
 
-use crate::{ArtifactRepo, ByteStream, Download, Fetched, FileInfo, RelPath, no_such_artifact};
+use crate::{
+    ArtifactRepo, ByteStream, Download, Fetched, FileInfo, MultipartUpload, PartCredential,
+    PresignedUrl, RelPath, UploadedPart, no_such_artifact,
+};
 use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};
 use mlflow_domain::{Error, ErrorCode, Result};
+use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path as StorePath;
+use object_store::signer::{Method, SignedUrlOptions, Signer};
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Part size of multipart uploads (S3 needs >= 5 MiB except for the last part).
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Parts uploaded concurrently.
 pub const MAX_CONCURRENCY: usize = 2;
+/// S3's part-number limit.
+pub const MAX_PARTS: u32 = 10_000;
+/// Lifetime of presigned `UploadPart` URLs (boto's `generate_presigned_url` default).
+pub const PART_URL_TTL: Duration = Duration::from_secs(3600);
+
+/// Direct (credential-less) access for clients: presigned URLs plus the server-driven
+/// multipart lifecycle. Implemented by object_store's `AmazonS3`.
+pub trait DirectStore: Signer + MultipartStore {}
+impl<T: Signer + MultipartStore> DirectStore for T {}
 
 /// A repository rooted at `prefix` inside `store`.
 #[derive(Debug, Clone)]
@@ -25,6 +40,8 @@ pub struct ObjectStoreRepo {
     store: Arc<dyn ObjectStore>,
     /// No leading or trailing `/`; empty for a bucket root.
     prefix: String,
+    /// Presigning and multipart control, when the backend supports them (S3).
+    direct: Option<Arc<dyn DirectStore>>,
 }
 
 /// Maps an object_store error to the MLflow one.
@@ -66,7 +83,20 @@ impl ObjectStoreRepo {
             uri: uri.into(),
             store,
             prefix: prefix.trim_matches('/').to_string(),
+            direct: None,
         }
+    }
+
+    /// Enables multipart uploads and presigned URLs through `direct` (the same store).
+    pub fn with_direct(mut self, direct: Option<Arc<dyn DirectStore>>) -> Self {
+        self.direct = direct;
+        self
+    }
+
+    fn direct(&self) -> Result<&Arc<dyn DirectStore>> {
+        self.direct
+            .as_ref()
+            .ok_or_else(crate::unsupported_multipart_upload)
     }
 
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
@@ -94,6 +124,16 @@ impl ObjectStoreRepo {
         k.strip_prefix(&self.prefix)
             .map(|s| s.trim_start_matches('/').to_string())
             .unwrap_or_else(|| k.to_string())
+    }
+
+    /// The key of a file (not the root).
+    fn file_key(&self, rel: &RelPath) -> Result<StorePath> {
+        if rel.is_root() {
+            return Err(Error::invalid(
+                "Artifact path must include a filename (cannot end with '/').",
+            ));
+        }
+        self.key(rel)
     }
 
     async fn is_prefix(&self, key: &StorePath) -> Result<bool> {
@@ -247,4 +287,155 @@ impl ArtifactRepo for ObjectStoreRepo {
         }
         Ok(())
     }
+
+    fn supports_multipart_upload(&self) -> bool {
+        self.direct.is_some()
+    }
+
+    fn supports_presigned_download(&self) -> bool {
+        self.direct.is_some()
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        path: &RelPath,
+        num_parts: u32,
+    ) -> Result<MultipartUpload> {
+        let direct = self.direct()?;
+        if num_parts > MAX_PARTS {
+            return Err(Error::invalid(format!(
+                "num_parts must be at most {MAX_PARTS}, got {num_parts}"
+            )));
+        }
+        let key = self.file_key(path)?;
+        let upload_id = direct.create_multipart(&key).await.map_err(store_error)?;
+        let mut credentials = Vec::with_capacity(num_parts as usize);
+        for part_number in 1..=num_parts {
+            let options = SignedUrlOptions::default().with_query([
+                ("partNumber", part_number.to_string()),
+                ("uploadId", upload_id.clone()),
+            ]);
+            let url = direct
+                .signed_url_opts(Method::PUT, &key, PART_URL_TTL, &options)
+                .await
+                .map_err(store_error)?;
+            credentials.push(PartCredential {
+                part_number,
+                url: url.to_string(),
+                headers: Vec::new(),
+            });
+        }
+        Ok(MultipartUpload {
+            upload_id,
+            credentials,
+        })
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        path: &RelPath,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<()> {
+        let direct = self.direct()?;
+        let key = self.file_key(path)?;
+        // object_store numbers the parts it sends 1..=n in order.
+        let mut ids = Vec::with_capacity(parts.len());
+        for (i, part) in parts.iter().enumerate() {
+            if part.part_number as usize != i + 1 {
+                return Err(Error::invalid(format!(
+                    "Parts must be numbered 1..{} in ascending order; part {} has number {}",
+                    parts.len(),
+                    i + 1,
+                    part.part_number
+                )));
+            }
+            ids.push(PartId {
+                content_id: part.etag.clone().unwrap_or_default(),
+            });
+        }
+        direct
+            .complete_multipart(&key, &upload_id.to_string(), ids)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn abort_multipart_upload(&self, path: &RelPath, upload_id: &str) -> Result<()> {
+        let direct = self.direct()?;
+        let key = self.file_key(path)?;
+        direct
+            .abort_multipart(&key, &upload_id.to_string())
+            .await
+            .map_err(store_error)
+    }
+
+    async fn presigned_download(
+        &self,
+        path: &RelPath,
+        expires_in: Duration,
+    ) -> Result<PresignedUrl> {
+        let Some(direct) = self.direct.as_ref() else {
+            return Err(crate::unsupported_presigned_download());
+        };
+        let key = self.key(path)?;
+        let meta = match self.store.head(&key).await {
+            Ok(m) => m,
+            // A HEAD 404 carries no error body; boto reports the bare status text.
+            Err(object_store::Error::NotFound { .. }) => return Err(Error::not_found("Not Found")),
+            Err(e) => return Err(store_error(e)),
+        };
+        let name = key.as_ref().rsplit('/').next().unwrap_or_default();
+        let options = SignedUrlOptions::default()
+            .with_query([("response-content-disposition", attachment_disposition(name))]);
+        let url = direct
+            .signed_url_opts(Method::GET, &key, expires_in, &options)
+            .await
+            .map_err(store_error)?;
+        Ok(PresignedUrl {
+            url: url.to_string(),
+            headers: Vec::new(),
+            file_size: Some(meta.size),
+        })
+    }
+
+    async fn presigned_upload(&self, path: &RelPath, expires_in: Duration) -> Result<PresignedUrl> {
+        let Some(direct) = self.direct.as_ref() else {
+            return Err(crate::unsupported_presigned_upload());
+        };
+        let key = self.file_key(path)?;
+        let content_type = crate::mime::guess(path.file_name());
+        let options = SignedUrlOptions::default().with_signed_header(
+            object_store::signer::HeaderName::from_static("content-type"),
+            object_store::signer::HeaderValue::from_static(content_type),
+        );
+        let url = direct
+            .signed_url_opts(Method::PUT, &key, expires_in, &options)
+            .await
+            .map_err(store_error)?;
+        Ok(PresignedUrl {
+            url: url.to_string(),
+            headers: vec![("Content-Type".to_string(), content_type.to_string())],
+            file_size: None,
+        })
+    }
+}
+
+/// The official S3 repository's `_attachment_content_disposition`: a quoted `filename=` for
+/// printable ASCII, else a percent-encoded `filename*=UTF-8''`.
+pub fn attachment_disposition(filename: &str) -> String {
+    if filename.chars().all(|c| (' '..='~').contains(&c)) {
+        let escaped = filename.replace('\\', "\\\\").replace('"', "\\\"");
+        return format!("attachment; filename=\"{escaped}\"");
+    }
+    let mut quoted = String::new();
+    for b in filename.as_bytes() {
+        let c = *b as char;
+        if c.is_ascii_alphanumeric() || "_.-~/".contains(c) {
+            quoted.push(c);
+        } else {
+            quoted.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename*=UTF-8''{quoted}")
 }

@@ -96,7 +96,7 @@ impl Env {
 }
 
 #[cfg(feature = "s3")]
-fn build_s3(bucket: &str, vars: &Env) -> Result<Arc<dyn object_store::ObjectStore>> {
+fn build_s3(bucket: &str, vars: &Env) -> Result<Arc<object_store::aws::AmazonS3>> {
     use object_store::ClientOptions;
     use object_store::aws::AmazonS3Builder;
     let env = |n: &str| vars.get(n);
@@ -199,11 +199,11 @@ pub struct Artifacts {
         allow(dead_code)
     )]
     env: Env,
-    #[cfg_attr(
-        not(any(feature = "s3", feature = "gcs", feature = "azure")),
-        allow(dead_code)
-    )]
+    #[cfg_attr(not(any(feature = "gcs", feature = "azure")), allow(dead_code))]
     stores: Mutex<HashMap<String, Arc<dyn object_store::ObjectStore>>>,
+    /// S3 clients per bucket (kept concrete: they also presign and drive multipart uploads).
+    #[cfg(feature = "s3")]
+    s3_stores: Mutex<HashMap<String, Arc<object_store::aws::AmazonS3>>>,
 }
 
 impl std::fmt::Debug for Artifacts {
@@ -229,6 +229,8 @@ impl Artifacts {
             destination_uri: destination.map(str::to_string),
             env,
             stores: Mutex::new(HashMap::new()),
+            #[cfg(feature = "s3")]
+            s3_stores: Mutex::new(HashMap::new()),
         };
         if let Some(uri) = destination {
             me.destination = Some(me.open(uri)?);
@@ -248,6 +250,8 @@ impl Artifacts {
             destination: Some(repo),
             env: Env::default(),
             stores: Mutex::new(HashMap::new()),
+            #[cfg(feature = "s3")]
+            s3_stores: Mutex::new(HashMap::new()),
         }
     }
 
@@ -265,7 +269,7 @@ impl Artifacts {
         })
     }
 
-    #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+    #[cfg(any(feature = "gcs", feature = "azure"))]
     fn cached_store(
         &self,
         key: String,
@@ -283,6 +287,20 @@ impl Artifacts {
         Ok(s)
     }
 
+    #[cfg(feature = "s3")]
+    fn cached_s3(&self, bucket: &str) -> Result<Arc<object_store::aws::AmazonS3>> {
+        let mut stores = self
+            .s3_stores
+            .lock()
+            .map_err(|_| Error::internal("artifact store cache poisoned"))?;
+        if let Some(s) = stores.get(bucket) {
+            return Ok(s.clone());
+        }
+        let s = build_s3(bucket, &self.env)?;
+        stores.insert(bucket.to_string(), s.clone());
+        Ok(s)
+    }
+
     /// Opens the repository for a concrete (non-proxied) artifact URI.
     pub fn open(&self, uri: &str) -> Result<Arc<dyn ArtifactRepo>> {
         match scheme(uri).as_str() {
@@ -290,9 +308,12 @@ impl Artifacts {
             #[cfg(feature = "s3")]
             "s3" => {
                 let (bucket, prefix) = split_authority(uri)?;
-                let store =
-                    self.cached_store(format!("s3://{bucket}"), || build_s3(&bucket, &self.env))?;
-                Ok(Arc::new(ObjectStoreRepo::new(uri, store, &prefix)))
+                let s3 = self.cached_s3(&bucket)?;
+                let store: Arc<dyn object_store::ObjectStore> = s3.clone();
+                let direct: Arc<dyn crate::object::DirectStore> = s3;
+                Ok(Arc::new(
+                    ObjectStoreRepo::new(uri, store, &prefix).with_direct(Some(direct)),
+                ))
             }
             #[cfg(feature = "gcs")]
             "gs" => {

@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures::TryStreamExt;
 use mlflow_artifacts::{ArtifactRepo, Download, Fetched, FileInfo, RelPath};
+use mlflow_domain::serde_util::{opt_i64, opt_string};
 use mlflow_domain::{Error, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -48,19 +49,33 @@ pub fn artifact_routes() -> Router<AppState> {
             .route(&format!("{base}/artifacts"), get(list_proxied))
             .route(
                 &format!("{base}/mpu/create/{{*artifact_path}}"),
-                post(multipart_upload),
+                post(mpu_create),
             )
             .route(
                 &format!("{base}/mpu/complete/{{*artifact_path}}"),
-                post(multipart_upload),
+                post(mpu_complete),
             )
             .route(
                 &format!("{base}/mpu/abort/{{*artifact_path}}"),
-                post(multipart_upload),
+                post(mpu_abort),
             )
             .route(
                 &format!("{base}/presigned/{{*artifact_path}}"),
                 get(presigned_download),
+            );
+    }
+    for base in [
+        "/api/2.0/mlflow/artifacts",
+        "/ajax-api/2.0/mlflow/artifacts",
+    ] {
+        r = r
+            .route(
+                &format!("{base}/presigned-upload-url"),
+                post(create_presigned_upload_url),
+            )
+            .route(
+                &format!("{base}/presigned-download-url"),
+                post(create_presigned_download_url),
             );
     }
     r.route("/api/2.0/mlflow/artifacts/list", get(list_run_artifacts))
@@ -151,6 +166,18 @@ fn destination(s: &AppState) -> Option<Arc<dyn ArtifactRepo>> {
         .artifacts
         .as_ref()
         .and_then(|a| a.destination().ok())
+}
+
+/// `server-info`'s `(multipart_uploads_enabled, multipart_downloads_enabled)`: what the
+/// destination supports, when proxied artifacts are served.
+pub fn multipart_capabilities(s: &AppState) -> (bool, bool) {
+    match destination(s) {
+        Some(repo) if s.config.serve_artifacts => (
+            repo.supports_multipart_upload(),
+            repo.supports_presigned_download(),
+        ),
+        _ => (false, false),
+    }
 }
 
 /// FastAPI's answer when `--artifacts-destination` is missing.
@@ -383,30 +410,186 @@ pub async fn list_proxied(
     run.await.into_response()
 }
 
-/// `CreateMultipartUpload` / `CompleteMultipartUpload` / `AbortMultipartUpload`: no
-/// repository here supports them (server-info says so), answered as the official server
-/// does for a repository without `MultipartUploadMixin`.
-pub async fn multipart_upload(
-    State(s): State<AppState>,
+/// The body of `mpu/create|complete|abort` (`CreateMultipartUpload` etc.).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MultipartRequest {
+    /// The client's local file path; only its basename is used.
+    #[serde(deserialize_with = "opt_string")]
+    pub path: Option<String>,
+    #[serde(deserialize_with = "opt_i64")]
+    pub num_parts: Option<i64>,
+    #[serde(deserialize_with = "opt_string")]
+    pub upload_id: Option<String>,
+    pub parts: Option<Vec<MultipartPart>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MultipartPart {
+    #[serde(deserialize_with = "opt_i64")]
+    pub part_number: Option<i64>,
+    #[serde(deserialize_with = "opt_string")]
+    pub etag: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MpuOp {
+    Create,
+    Complete,
+    Abort,
+}
+
+/// The object a multipart upload writes: `<artifact_path>/<basename(path)>` (as the
+/// official S3 repository's `posixpath.join(dest, artifact_path, basename(local_file))`).
+fn mpu_target(artifact_path: &RelPath, local_file: &str) -> ApiResult<RelPath> {
+    let name = local_file.rsplit('/').next().unwrap_or(local_file);
+    if name.is_empty() {
+        return Err(ApiError(Error::invalid(format!(
+            "Invalid value '{local_file}' for parameter 'path': it must name a file"
+        ))));
+    }
+    Ok(artifact_path.join(&RelPath::parse(name)?))
+}
+
+fn headers_json(headers: &[(String, String)]) -> Value {
+    Value::Object(
+        headers
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    )
+}
+
+async fn multipart(
+    s: AppState,
     matched: Option<MatchedPath>,
     uri: axum::http::Uri,
     p: Result<Path<String>, PathRejection>,
+    msg: Result<Msg<MultipartRequest>, ApiError>,
+    op: MpuOp,
 ) -> Response {
     if !s.config.serve_artifacts {
         return serve_disabled(flask_rule(matched.as_ref(), uri.path()));
     }
     let run = async {
-        RelPath::parse(&path_param(p)?)?;
-        resolver(&s)?.destination()?;
-        Err::<(), _>(ApiError(Error::new(
-            ErrorCode::NotImplemented,
-            "Multipart upload is not supported for the current artifact repository",
-        )))
+        let artifact_path = RelPath::parse(&path_param(p)?)?;
+        let Msg { value: r, .. } = msg?;
+        let local_file = required(&r.path, "path")?.to_string();
+        if op == MpuOp::Complete && r.parts.is_none() {
+            return Err(ApiError(Error::missing("parts")));
+        }
+        let repo = resolver(&s)?.destination()?;
+        if !repo.supports_multipart_upload() {
+            return Err(ApiError(mlflow_artifacts::unsupported_multipart_upload()));
+        }
+        let target = mpu_target(&artifact_path, &local_file)?;
+        let upload_id = r.upload_id.unwrap_or_default();
+        match op {
+            MpuOp::Create => {
+                let num_parts = r.num_parts.unwrap_or(0);
+                let num_parts = u32::try_from(num_parts).map_err(|_| {
+                    ApiError(Error::invalid(format!(
+                        "Invalid value {num_parts} for parameter 'num_parts' supplied."
+                    )))
+                })?;
+                let created = repo.create_multipart_upload(&target, num_parts).await?;
+                let credentials: Vec<Value> = created
+                    .credentials
+                    .iter()
+                    .map(|c| {
+                        let mut o = json!({ "url": c.url, "part_number": c.part_number });
+                        if !c.headers.is_empty() {
+                            o["headers"] = headers_json(&c.headers);
+                        }
+                        o
+                    })
+                    .collect();
+                let mut body = json!({});
+                if !created.upload_id.is_empty() {
+                    body["upload_id"] = json!(created.upload_id);
+                }
+                if !credentials.is_empty() {
+                    body["credentials"] = Value::Array(credentials);
+                }
+                Ok(axum::Json(body))
+            }
+            MpuOp::Complete => {
+                let mut parts = Vec::new();
+                for part in r.parts.unwrap_or_default() {
+                    let n = part.part_number.unwrap_or(0);
+                    let part_number = u32::try_from(n).map_err(|_| {
+                        ApiError(Error::invalid(format!(
+                            "Invalid value {n} for parameter 'part_number' supplied."
+                        )))
+                    })?;
+                    parts.push(mlflow_artifacts::UploadedPart {
+                        part_number,
+                        etag: part.etag.filter(|e| !e.is_empty()),
+                    });
+                }
+                repo.complete_multipart_upload(&target, &upload_id, &parts)
+                    .await?;
+                Ok(axum::Json(json!({})))
+            }
+            MpuOp::Abort => {
+                repo.abort_multipart_upload(&target, &upload_id).await?;
+                Ok(axum::Json(json!({})))
+            }
+        }
     };
     run.await.into_response()
 }
 
-/// `GetPresignedDownloadUrl`: not supported by any repository here.
+/// `CreateMultipartUpload`: `POST /mlflow-artifacts/mpu/create/<artifact_path>`
+/// `{path, num_parts}` -> `{upload_id, credentials: [{url, part_number, headers}]}`; the
+/// client PUTs each part straight to storage.
+pub async fn mpu_create(
+    State(s): State<AppState>,
+    matched: Option<MatchedPath>,
+    uri: axum::http::Uri,
+    p: Result<Path<String>, PathRejection>,
+    msg: Result<Msg<MultipartRequest>, ApiError>,
+) -> Response {
+    multipart(s, matched, uri, p, msg, MpuOp::Create).await
+}
+
+/// `CompleteMultipartUpload`: `{path, upload_id, parts: [{part_number, etag}]}` -> `{}`.
+pub async fn mpu_complete(
+    State(s): State<AppState>,
+    matched: Option<MatchedPath>,
+    uri: axum::http::Uri,
+    p: Result<Path<String>, PathRejection>,
+    msg: Result<Msg<MultipartRequest>, ApiError>,
+) -> Response {
+    multipart(s, matched, uri, p, msg, MpuOp::Complete).await
+}
+
+/// `AbortMultipartUpload`: `{path, upload_id}` -> `{}`.
+pub async fn mpu_abort(
+    State(s): State<AppState>,
+    matched: Option<MatchedPath>,
+    uri: axum::http::Uri,
+    p: Result<Path<String>, PathRejection>,
+    msg: Result<Msg<MultipartRequest>, ApiError>,
+) -> Response {
+    multipart(s, matched, uri, p, msg, MpuOp::Abort).await
+}
+
+/// `MLFLOW_PRESIGNED_DOWNLOAD_URL_TTL_SECONDS` (server side, default 300).
+fn presigned_download_ttl() -> i64 {
+    std::env::var("MLFLOW_PRESIGNED_DOWNLOAD_URL_TTL_SECONDS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(300)
+}
+
+fn ttl(seconds: i64) -> std::time::Duration {
+    std::time::Duration::from_secs(seconds.clamp(1, 604_800) as u64)
+}
+
+/// `GetPresignedDownloadUrl`: `GET /mlflow-artifacts/presigned/<path>` ->
+/// `{"url", "headers", "file_size"}` for a GET straight from storage.
 pub async fn presigned_download(
     State(s): State<AppState>,
     matched: Option<MatchedPath>,
@@ -417,12 +600,138 @@ pub async fn presigned_download(
         return serve_disabled(flask_rule(matched.as_ref(), uri.path()));
     }
     let run = async {
-        RelPath::parse(&path_param(p)?)?;
-        resolver(&s)?.destination()?;
-        Err::<(), _>(ApiError(Error::new(
-            ErrorCode::NotImplemented,
-            "Multipart download is not supported for the current artifact repository",
-        )))
+        let rel = RelPath::parse(&path_param(p)?)?;
+        let repo = resolver(&s)?.destination()?;
+        if !repo.supports_presigned_download() {
+            return Err(ApiError(mlflow_artifacts::unsupported_presigned_download()));
+        }
+        let presigned = repo
+            .presigned_download(&rel, ttl(presigned_download_ttl()))
+            .await?;
+        let mut body = json!({ "url": presigned.url, "headers": headers_json(&presigned.headers) });
+        if let Some(size) = presigned.file_size {
+            body["file_size"] = json!(size);
+        }
+        Ok::<_, ApiError>(axum::Json(body))
+    };
+    run.await.into_response()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PresignedUrlRequest {
+    #[serde(deserialize_with = "opt_string")]
+    pub run_id: Option<String>,
+    #[serde(deserialize_with = "opt_string")]
+    pub model_id: Option<String>,
+    #[serde(deserialize_with = "opt_string")]
+    pub path: Option<String>,
+    #[serde(deserialize_with = "opt_i64")]
+    pub expiration: Option<i64>,
+}
+
+/// A run's (or logged model's) artifact repository when its root is a direct storage URI;
+/// proxied roots are refused with the official message (`what`: "upload"/"download").
+fn direct_repo(
+    s: &AppState,
+    artifact_uri: &str,
+    refusal: impl FnOnce(&str) -> String,
+) -> ApiResult<Arc<dyn ArtifactRepo>> {
+    let scheme = mlflow_artifacts::uri::scheme(artifact_uri);
+    if matches!(scheme.as_str(), "http" | "https" | "mlflow-artifacts") {
+        return Err(ApiError(Error::invalid(refusal(&scheme))));
+    }
+    Ok(resolver(s)?.open(artifact_uri)?)
+}
+
+fn presigned_json(p: mlflow_artifacts::PresignedUrl) -> Value {
+    let mut body = json!({ "presigned_url": p.url });
+    if !p.headers.is_empty() {
+        body["headers"] = headers_json(&p.headers);
+    }
+    if let Some(size) = p.file_size {
+        body["file_size"] = json!(size);
+    }
+    body
+}
+
+/// `CreatePresignedUploadUrl`: `POST /mlflow/artifacts/presigned-upload-url`
+/// `{run_id | model_id, path, expiration=900}` -> `{presigned_url, headers}`.
+pub async fn create_presigned_upload_url(
+    State(s): State<AppState>,
+    matched: Option<MatchedPath>,
+    uri: axum::http::Uri,
+    msg: Result<Msg<PresignedUrlRequest>, ApiError>,
+) -> Response {
+    if s.config.artifacts_only {
+        return artifacts_only(flask_rule(matched.as_ref(), uri.path()));
+    }
+    let run = async {
+        let Msg { value: r, .. } = msg?;
+        required(&r.path, "path")?;
+        let run_id = r.run_id.as_deref().filter(|v| !v.is_empty());
+        let model_id = r.model_id.as_deref().filter(|v| !v.is_empty());
+        if run_id.is_some() == model_id.is_some() {
+            return Err(ApiError(Error::invalid(
+                "Exactly one of run_id and model_id must be provided.",
+            )));
+        }
+        let rel = RelPath::parse(r.path.as_deref().unwrap_or(""))?;
+        let expiration = r.expiration.unwrap_or(900);
+        let artifact_uri = match (run_id, model_id) {
+            (Some(id), _) => s.store.get_run(id).await?.info.artifact_uri,
+            (None, Some(id)) => s.store.get_logged_model(id, false).await?.info.artifact_uri,
+            (None, None) => String::new(),
+        };
+        let repo = direct_repo(&s, &artifact_uri, |scheme| {
+            format!(
+                "Presigned upload is not supported for proxied artifact storage (artifact URI \
+                 scheme: {scheme}). This endpoint requires a direct cloud storage artifact URI."
+            )
+        })?;
+        let presigned = repo.presigned_upload(&rel, ttl(expiration)).await?;
+        Ok::<_, ApiError>(axum::Json(presigned_json(presigned)))
+    };
+    run.await.into_response()
+}
+
+/// `CreatePresignedDownloadUrl`: `POST /mlflow/artifacts/presigned-download-url`
+/// `{run_id, path, expiration}` -> `{presigned_url, headers, file_size}`.
+pub async fn create_presigned_download_url(
+    State(s): State<AppState>,
+    matched: Option<MatchedPath>,
+    uri: axum::http::Uri,
+    msg: Result<Msg<PresignedUrlRequest>, ApiError>,
+) -> Response {
+    if s.config.artifacts_only {
+        return artifacts_only(flask_rule(matched.as_ref(), uri.path()));
+    }
+    let run = async {
+        let Msg { value: r, .. } = msg?;
+        let run_id = required(&r.run_id, "run_id")?.to_string();
+        let rel = RelPath::parse(required(&r.path, "path")?)?;
+        let expiration = r.expiration.unwrap_or_else(presigned_download_ttl);
+        if !(1..=604_800).contains(&expiration) {
+            return Err(ApiError(Error::invalid(format!(
+                "expiration must be between 1 and 604800 seconds (got {expiration})."
+            ))));
+        }
+        let run = s.store.get_run(&run_id).await?;
+        let repo = direct_repo(&s, &run.info.artifact_uri, |scheme| {
+            format!(
+                "Presigned download is not supported for runs with proxied artifact storage \
+                 (artifact URI scheme: {scheme}). This endpoint requires a run with a direct \
+                 cloud storage artifact URI."
+            )
+        })?;
+        if !repo.supports_presigned_download() {
+            return Err(ApiError(Error::new(
+                ErrorCode::NotImplemented,
+                "Presigned download is not supported for the current artifact repository",
+            )));
+        }
+        let presigned = repo.presigned_download(&rel, ttl(expiration)).await?;
+        Ok::<_, ApiError>(axum::Json(presigned_json(presigned)))
     };
     run.await.into_response()
 }

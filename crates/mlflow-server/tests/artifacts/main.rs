@@ -622,3 +622,5 @@ async fn streams_large_bodies() {
     }
     assert_eq!(n, chunks * 1024 * 1024);
 }
+
+mod mpu;
