@@ -351,7 +351,7 @@ pub fn timestamp_to_ms(s: &str) -> Option<i64> {
 pub fn ms_to_duration(ms: i64) -> String {
     let sign = if ms < 0 { "-" } else { "" };
     let a = ms.unsigned_abs();
-    if a % 1000 == 0 {
+    if a.is_multiple_of(1000) {
         format!("{sign}{}s", a / 1000)
     } else {
         format!("{sign}{}.{:03}s", a / 1000, a % 1000)
