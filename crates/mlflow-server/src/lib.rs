@@ -103,11 +103,11 @@ async fn server_info(axum::extract::State(s): axum::extract::State<AppState>) ->
         "store_type": "SqlStore",
         "workspaces_enabled": false,
         "trace_archival_enabled": false,
-        "multipart_uploads_enabled": false,
-        "multipart_downloads_enabled": false,
+        "multipart_uploads_enabled": artifacts::multipart_capabilities(&s).0,
+        "multipart_downloads_enabled": artifacts::multipart_capabilities(&s).1,
         "artifact_serving_enabled": s.config.serve_artifacts,
-        "presigned_upload_run_id_supported": false,
-        "presigned_upload_model_id_supported": false,
+        "presigned_upload_run_id_supported": true,
+        "presigned_upload_model_id_supported": true,
         "features_enabled": { "gateway": false },
     }))
     .into_response()
