@@ -90,6 +90,31 @@ impl Api {
         Self::finish(resp, path).await
     }
 
+    /// `POST {base}{path}` with a raw body and headers (OTLP protobuf); success or the error.
+    pub async fn post_bytes(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<()> {
+        let mut req = self.client.post(format!("{}{path}", self.base)).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.with_context(|| format!("POST {path}"))?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .with_context(|| format!("{path}: reading body"))?;
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&bytes);
+            let snippet: String = text.chars().take(400).collect();
+            bail!("{path}: HTTP {status}: {snippet}");
+        }
+        Ok(())
+    }
+
     /// `GET {base}{path}?query`; the decoded JSON answer.
     pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value> {
         let qs = form_urlencoded::Serializer::new(String::new())

@@ -6,6 +6,7 @@ mod client;
 mod procmem;
 mod report;
 mod server;
+mod traces;
 mod workloads;
 
 use std::collections::BTreeMap;
@@ -75,6 +76,9 @@ struct Args {
     /// Steps of the metric read by get_history (default 100000, 50000 with --quick).
     #[arg(long)]
     history_points: Option<usize>,
+    /// Traces loaded for search_traces (default 100000, 2000 with --quick).
+    #[arg(long)]
+    traces: Option<usize>,
     /// Also append the markdown report to this file (e.g. docs/performance.md).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -246,6 +250,9 @@ async fn run(args: Args) -> Result<String> {
     }
     if let Some(p) = args.history_points {
         sizes.history_points = p.max(1);
+    }
+    if let Some(t) = args.traces {
+        sizes.search_traces = t.max(1);
     }
     let mut selected = if args.only.is_empty() {
         Workload::ALL.to_vec()

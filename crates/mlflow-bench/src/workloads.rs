@@ -31,15 +31,27 @@ pub enum Workload {
     GetHistory,
     #[value(name = "search_runs", alias = "search-runs")]
     SearchRuns,
+    #[value(name = "otlp_ingest", alias = "otlp-ingest")]
+    OtlpIngest,
+    #[value(name = "trace_e2e", alias = "trace-e2e")]
+    TraceE2e,
+    #[value(name = "search_traces", alias = "search-traces")]
+    SearchTraces,
+    #[value(name = "get_trace", alias = "get-trace")]
+    GetTrace,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 5] = [
+    pub const ALL: [Workload; 9] = [
         Workload::CreateRun,
         Workload::LogBatch,
         Workload::LogMetric,
         Workload::GetHistory,
         Workload::SearchRuns,
+        Workload::OtlpIngest,
+        Workload::TraceE2e,
+        Workload::SearchTraces,
+        Workload::GetTrace,
     ];
 
     pub fn name(self) -> &'static str {
@@ -49,6 +61,10 @@ impl Workload {
             Workload::LogMetric => "log_metric",
             Workload::GetHistory => "get_history",
             Workload::SearchRuns => "search_runs",
+            Workload::OtlpIngest => "otlp_ingest",
+            Workload::TraceE2e => "trace_e2e",
+            Workload::SearchTraces => "search_traces",
+            Workload::GetTrace => "get_trace",
         }
     }
 
@@ -72,6 +88,23 @@ impl Workload {
                 "search_runs over {} runs, filter `metrics.m1 > 0.5 and params.p1 = 'x'`, order `metrics.m1 DESC`, max 100, 1 client: p50 / p99 ms",
                 thousands(s.search_runs as f64)
             ),
+            Workload::OtlpIngest => format!(
+                "OTLP ingest (`POST /v1/traces`, protobuf, 1 trace of 10 spans per request), {} clients: spans/s (p50 / p99 ms per request)",
+                s.clients
+            ),
+            Workload::TraceE2e => format!(
+                "trace end to end as the official client (OTLP 10 spans + `POST /api/3.0/mlflow/traces`), {} clients: traces/s (p50 / p99 ms per trace)",
+                s.clients
+            ),
+            Workload::SearchTraces => format!(
+                "search_traces over {} traces, filter `{}`, max 100, 1 client: p50 / p99 ms",
+                thousands(s.search_traces as f64),
+                crate::traces::SEARCH_FILTER
+            ),
+            Workload::GetTrace => format!(
+                "traces/get of a {}-span trace, 1 client: p50 / p99 ms",
+                thousands(crate::traces::GET_TRACE_SPANS as f64)
+            ),
         }
     }
 }
@@ -90,6 +123,12 @@ pub struct Sizes {
     pub history_reps: usize,
     pub search_runs: usize,
     pub search_queries: usize,
+    /// Traces per client for otlp_ingest and trace_e2e.
+    pub trace_ingest_per_client: usize,
+    /// Traces loaded for search_traces.
+    pub search_traces: usize,
+    /// Timed reads of the 1,000-span trace.
+    pub get_trace_reps: usize,
 }
 
 impl Sizes {
@@ -106,6 +145,9 @@ impl Sizes {
             history_reps: 3,
             search_runs: 10_000,
             search_queries: 100,
+            trace_ingest_per_client: 250,
+            search_traces: 100_000,
+            get_trace_reps: 50,
         }
     }
 
@@ -122,6 +164,9 @@ impl Sizes {
             history_reps: 1,
             search_runs: 1_000,
             search_queries: 20,
+            trace_ingest_per_client: 25,
+            search_traces: 2_000,
+            get_trace_reps: 10,
         }
     }
 
@@ -139,6 +184,13 @@ impl Sizes {
             self.search_queries,
             self.warmup,
             self.setup_clients
+        ) + &format!(
+            "; traces: otlp_ingest/trace_e2e {}x{} traces of 10 spans; search_traces {} traces, {} queries; get_trace {} reads",
+            self.clients,
+            self.trace_ingest_per_client,
+            self.search_traces,
+            self.search_queries,
+            self.get_trace_reps
         )
     }
 }
@@ -191,6 +243,10 @@ pub async fn run(w: Workload, ctx: &Ctx<'_>) -> Result<Outcome> {
         Workload::LogMetric => log_metrics(ctx).await,
         Workload::GetHistory => get_history(ctx).await,
         Workload::SearchRuns => search_runs(ctx).await,
+        Workload::OtlpIngest => crate::traces::otlp_ingest(ctx).await,
+        Workload::TraceE2e => crate::traces::trace_e2e(ctx).await,
+        Workload::SearchTraces => crate::traces::search_traces(ctx).await,
+        Workload::GetTrace => crate::traces::get_trace(ctx).await,
     }
 }
 
