@@ -71,7 +71,7 @@ impl SqlStore {
                 &[kc, "value", "timestamp", "step", "is_nan", "run_uuid"],
                 chunk.len(),
             );
-            let mut q = sqlx::query(db.sql(&sql)).persistent(false);
+            let mut q = sqlx::query(db.sql(&sql));
             for m in chunk {
                 q = q
                     .bind(m.key.to_string())
@@ -100,7 +100,6 @@ impl SqlStore {
                 "SELECT {kc}, step, timestamp, value FROM latest_metrics WHERE run_uuid = ? AND {kc} IN ({})",
                 placeholders(chunk.len())
             )))
-            .persistent(false)
             .bind(run_id.to_string());
             for k in chunk {
                 q = q.bind(k.to_string());
@@ -133,7 +132,7 @@ impl SqlStore {
                 &["value", "timestamp", "step", "is_nan"],
                 chunk.len(),
             );
-            let mut q = sqlx::query(db.sql(&sql)).persistent(false);
+            let mut q = sqlx::query(db.sql(&sql));
             for m in chunk {
                 q = q
                     .bind(m.key.to_string())
@@ -146,7 +145,8 @@ impl SqlStore {
             q.execute(&mut **tx).await.map_err(db_err)?;
         }
         // Metrics that name a logged model are recorded on the model too.
-        self.insert_logged_model_metrics(tx, run_id, metrics).await?;
+        self.insert_logged_model_metrics(tx, run_id, metrics)
+            .await?;
         Ok(())
     }
 

@@ -163,7 +163,7 @@ impl SqlStore {
     }
 
     async fn fetch_in(&self, sql: &str, ids: &[String]) -> Result<Vec<sqlx::any::AnyRow>> {
-        let mut q = sqlx::query(self.db.sql(sql)).persistent(false);
+        let mut q = sqlx::query(self.db.sql(sql));
         for id in ids {
             q = q.bind(id.clone());
         }
@@ -448,7 +448,7 @@ impl SqlStore {
             &["value"],
             tags.len(),
         );
-        let mut q = sqlx::query(db.sql(&sql)).persistent(false);
+        let mut q = sqlx::query(db.sql(&sql));
         for t in tags {
             q = q
                 .bind(t.key.clone())
@@ -580,7 +580,6 @@ impl SqlStore {
         let mut q = sqlx::query(db.sql(&format!(
             "SELECT {kc}, value FROM params WHERE run_uuid = ? AND {kc} IN ({marks})"
         )))
-        .persistent(false)
         .bind(run_id.to_string());
         for p in params {
             q = q.bind(p.key.clone());
@@ -626,7 +625,7 @@ impl SqlStore {
             return Ok(());
         }
         let sql = insert_ignore_sql(db.dialect, "params", &[kc, "value", "run_uuid"], new.len());
-        let mut q = sqlx::query(db.sql(&sql)).persistent(false);
+        let mut q = sqlx::query(db.sql(&sql));
         for p in new {
             q = q
                 .bind(p.key.clone())
