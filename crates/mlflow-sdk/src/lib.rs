@@ -31,6 +31,7 @@ pub mod blocking;
 mod client;
 mod config;
 mod error;
+pub mod evaluate;
 pub mod fluent;
 mod http;
 mod logged_models;

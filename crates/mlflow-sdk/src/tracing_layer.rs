@@ -96,9 +96,9 @@ struct SpanState {
 }
 
 /// Per-root state.
-struct TraceMeta {
-    experiment_id: Option<String>,
-    run_id: Option<String>,
+pub(crate) struct TraceMeta {
+    pub(crate) experiment_id: Option<String>,
+    pub(crate) run_id: Option<String>,
 }
 
 struct FieldVisitor<'a> {
@@ -546,7 +546,7 @@ fn preview(v: Option<&Value>) -> Option<String> {
 }
 
 /// Builds the `TraceInfoV3` for a finished trace (root span last in `spans`).
-fn trace_info(spans: &[SpanRecord], meta: &TraceMeta) -> TraceInfo {
+pub(crate) fn trace_info(spans: &[SpanRecord], meta: &TraceMeta) -> TraceInfo {
     let root = spans.last().expect("a trace has a root span");
     let inputs = preview(root.attribute(keys::INPUTS));
     let outputs = preview(root.attribute(keys::OUTPUTS));
@@ -672,6 +672,23 @@ fn traces_json(spans: &[SpanRecord]) -> Value {
         })
         .collect();
     json!({ "spans": spans })
+}
+
+pub(crate) async fn export_one_trace(
+    client: &Client,
+    experiment_id: &str,
+    info: &mut TraceInfo,
+    spans: &[SpanRecord],
+) -> Result<()> {
+    let mut supported = true;
+    let mut t = FinishedTrace {
+        experiment_id: Some(experiment_id.to_string()),
+        info: info.clone(),
+        spans: spans.to_vec(),
+    };
+    export_one(client, &mut t, &mut supported).await?;
+    *info = t.info;
+    Ok(())
 }
 
 async fn export_one(

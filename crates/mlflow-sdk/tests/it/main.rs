@@ -4,6 +4,7 @@
 
 mod common;
 mod scenarios;
+mod transport;
 
 use common::{Server, py, unique};
 use mlflow_sdk::fluent::{self, RunOptions};
@@ -52,6 +53,15 @@ fn ours_logged_models() {
 }
 
 #[test]
+fn ours_evaluate() {
+    let Some(srv) = Server::ours() else { return };
+    if !rt().block_on(scenarios::has_traces(&srv)) {
+        return;
+    }
+    rt().block_on(scenarios::evaluation(&srv));
+}
+
+#[test]
 fn ours_fluent() {
     let Some(srv) = Server::ours() else { return };
     fluent_scenario(&srv);
@@ -78,6 +88,7 @@ fn official_server_suite() {
         scenarios::artifacts(&srv).await;
         scenarios::registry_and_prompts(&srv).await;
         scenarios::logged_models(&srv).await;
+        scenarios::evaluation(&srv).await;
     });
     fluent_scenario(&srv);
     tracing_scenario(&srv);

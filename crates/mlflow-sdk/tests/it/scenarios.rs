@@ -550,3 +550,76 @@ pub async fn assessments(srv: &Server, trace_id: &str) {
 pub fn is_official(srv: &Server) -> bool {
     srv.flavor == Flavor::Official
 }
+
+pub async fn evaluation(srv: &Server) {
+    use mlflow_sdk::evaluate::{EvalRecord, Scorer, evaluate};
+    let c = srv.client();
+    let exp = c.get_or_create_experiment(&unique("eval")).await.unwrap();
+    let data = vec![
+        EvalRecord::new(json!({"question": "2+2"})).expect(json!("4")),
+        EvalRecord::new(json!({"question": "capital of France"})).expect(json!("Paris")),
+        EvalRecord::new(json!({"question": "boom"})),
+    ];
+    let scorers = vec![
+        Scorer::exact_match(),
+        Scorer::contains(),
+        Scorer::regex("^[0-9]+$").unwrap(),
+        Scorer::latency(),
+        Scorer::from_fn("is_short", |s| {
+            json!(if s.outputs.to_string().len() < 20 {
+                "yes"
+            } else {
+                "no"
+            })
+        }),
+    ];
+    let result = evaluate(
+        &c,
+        &exp,
+        &data,
+        |inputs| match inputs["question"].as_str() {
+            Some("2+2") => Ok(json!("4")),
+            Some("boom") => Err("predict failed".into()),
+            _ => Ok(json!("It is Paris.")),
+        },
+        &scorers,
+    )
+    .await
+    .unwrap();
+    assert_eq!(result.rows.len(), 3);
+    assert_eq!(
+        result.metrics["exact_match/mean"], 0.5,
+        "{:?}",
+        result.metrics
+    );
+    assert_eq!(result.metrics["contains/mean"], 1.0);
+    assert!((result.metrics["regex_match/mean"] - 1.0 / 3.0).abs() < 1e-9);
+    assert!(result.metrics.contains_key("latency/mean"));
+    let run = c.get_run(&result.run_id).await.unwrap();
+    assert_eq!(run.info.status, RunStatus::Finished);
+    assert_eq!(run.metric("exact_match/mean"), Some(0.5));
+    let info = c.get_trace_info(&result.rows[0].trace_id).await.unwrap();
+    assert_eq!(
+        info.trace_metadata.get("mlflow.sourceRun"),
+        Some(&result.run_id)
+    );
+    // 1 expectation + 5 feedbacks.
+    assert_eq!(info.assessments.len(), 6, "{:?}", info.assessments);
+    let em = info
+        .assessments
+        .iter()
+        .find(|a| a.assessment_name == "exact_match")
+        .unwrap();
+    assert_eq!(em.feedback.as_ref().unwrap().value, json!(true));
+    let failed = c.get_trace_info(&result.rows[2].trace_id).await.unwrap();
+    assert_eq!(failed.state, "ERROR");
+    let runs: Vec<TraceInfo> = c
+        .search_traces(
+            vec![exp.clone()],
+            SearchQuery::new().filter(format!("attributes.run_id = '{}'", result.run_id)),
+        )
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 3);
+}
