@@ -456,13 +456,15 @@ fn worker(rx: Receiver<Msg>) {
                         Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
                     }
                 }
-                let result = p.send_all();
+                let mut result = p.send_all();
                 next_try = Instant::now();
+                // The first waiter gets the error itself (with its error code); others a copy.
                 for r in replies {
-                    let _ = r.send(match &result {
+                    let mine = match &result {
                         Ok(()) => Ok(()),
                         Err(e) => Err(Error::Background(e.to_string())),
-                    });
+                    };
+                    let _ = r.send(std::mem::replace(&mut result, mine));
                 }
             }
             Err(RecvTimeoutError::Timeout) => {
