@@ -833,3 +833,137 @@ pub mod macro_support {
         serde_json::to_string(&v).unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing_subscriber::prelude::*;
+
+    fn span(id: u8, parent: Option<u8>, usage: Option<(i64, i64)>) -> SpanRecord {
+        let mut attributes = vec![];
+        if let Some((i, o)) = usage {
+            attributes.push((
+                keys::CHAT_USAGE.to_string(),
+                json!({"input_tokens": i, "output_tokens": o, "total_tokens": i + o}),
+            ));
+        }
+        SpanRecord {
+            trace_id: [7; 16],
+            span_id: [id; 8],
+            parent_span_id: parent.map(|p| [p; 8]),
+            name: format!("s{id}"),
+            start_time_ns: 1_000_000_000,
+            end_time_ns: 3_500_000_000,
+            attributes,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn usage_is_not_double_counted() {
+        // root(1) ← agent(2, rolls up 30/10) ← llm(3, 20/5), llm(4, 10/5); tool(5, 1/1) under root.
+        let spans = vec![
+            span(3, Some(2), Some((20, 5))),
+            span(4, Some(2), Some((10, 5))),
+            span(2, Some(1), Some((30, 10))),
+            span(5, Some(1), Some((1, 1))),
+            span(1, None, None),
+        ];
+        let u = aggregate_usage(&spans).unwrap();
+        assert_eq!(
+            u,
+            json!({"input_tokens": 31, "output_tokens": 11, "total_tokens": 42})
+        );
+        let info = trace_info(
+            &spans,
+            &TraceMeta {
+                experiment_id: Some("3".into()),
+                run_id: Some("r".into()),
+            },
+        );
+        assert_eq!(info.trace_id, format!("tr-{}", "07".repeat(16)));
+        assert_eq!(info.execution_duration.as_deref(), Some("2.500s"));
+        assert_eq!(
+            info.request_time.as_deref(),
+            Some("1970-01-01T00:00:01.000Z")
+        );
+        assert_eq!(info.trace_metadata["mlflow.sourceRun"], "r");
+        assert_eq!(
+            info.trace_metadata[keys::TRACE_TOKEN_USAGE],
+            r#"{"input_tokens": 31, "output_tokens": 11, "total_tokens": 42}"#
+        );
+        assert_eq!(info.tags["mlflow.traceName"], "s1");
+        assert_eq!(info.experiment_id(), Some("3"));
+    }
+
+    #[test]
+    fn layer_records_fields_events_and_errors_and_reports_failed_exports() {
+        let cfg = ClientConfig::new("http://127.0.0.1:9").with_max_retries(0);
+        let (layer, exporter) = MlflowLayer::builder()
+            .config(cfg)
+            .experiment_id("1")
+            .build()
+            .unwrap();
+        let buffers = layer.buffers.clone();
+        let (tx, rx) = sync_channel(10);
+        // Swap the exporter queue for one we can read.
+        let layer = MlflowLayer { tx, ..layer };
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            let root = tracing::info_span!(
+                "root",
+                inputs = r#"{"q": 1}"#,
+                outputs = tracing::field::Empty,
+                span_type = "AGENT"
+            );
+            let _g = root.enter();
+            let child = tracing::info_span!(
+                "llm",
+                span_type = "LLM",
+                input_tokens = 3,
+                output_tokens = 4,
+                custom = 1.5
+            );
+            {
+                let _c = child.enter();
+                tracing::info!(k = "v", "hello");
+                tracing::error!("went wrong");
+            }
+            drop(child);
+            root.record("outputs", "done");
+        });
+        let ExportMsg::Trace(t) = rx.try_recv().unwrap() else {
+            panic!("expected a trace")
+        };
+        assert!(buffers.lock().unwrap().spans.is_empty());
+        assert_eq!(t.spans.len(), 2);
+        let (llm, root) = (&t.spans[0], &t.spans[1]);
+        assert_eq!(root.attribute(keys::INPUTS), Some(&json!({"q": 1})));
+        assert_eq!(root.attribute(keys::OUTPUTS), Some(&json!("done")));
+        assert_eq!(root.attribute(keys::SPAN_TYPE), Some(&json!("AGENT")));
+        assert_eq!(llm.parent_span_id, Some(root.span_id));
+        assert_eq!(
+            llm.attribute(keys::CHAT_USAGE),
+            Some(&json!({"input_tokens": 3, "output_tokens": 4, "total_tokens": 7}))
+        );
+        assert_eq!(llm.attribute("custom"), Some(&json!(1.5)));
+        assert_eq!(llm.events[0].name, "hello");
+        assert_eq!(llm.events[1].name, "exception");
+        assert_eq!(llm.error.as_deref(), Some("went wrong"));
+        assert!(root.error.is_none());
+        assert_eq!(t.info.state, "OK");
+        assert_eq!(t.info.request_preview.as_deref(), Some(r#"{"q": 1}"#));
+
+        // OTLP encoding: objects become kvlists, status codes are set.
+        let otlp = llm.to_otlp();
+        assert_eq!(otlp.status.as_ref().unwrap().code, status_code_error());
+        // The real exporter cannot reach port 9: the failure is reported, not swallowed.
+        exporter.tx.send(ExportMsg::Trace(t)).unwrap();
+        let err = exporter.flush().unwrap_err();
+        assert!(err.to_string().contains("1 traces failed"), "{err}");
+        assert_eq!(exporter.stats().exported, 0);
+    }
+
+    fn status_code_error() -> i32 {
+        opentelemetry_proto::tonic::trace::v1::status::StatusCode::Error as i32
+    }
+}
