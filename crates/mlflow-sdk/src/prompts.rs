@@ -22,6 +22,8 @@ pub const PROMPT_TYPE_TAG_KEY: &str = "_mlflow_prompt_type";
 pub const RESPONSE_FORMAT_TAG_KEY: &str = "_mlflow_prompt_response_format";
 /// Model-version tag holding the model config (JSON).
 pub const PROMPT_MODEL_CONFIG_TAG_KEY: &str = "_mlflow_prompt_model_config";
+/// Registered-model tag listing the experiments a prompt was used in (`,1,2,`).
+pub const PROMPT_EXPERIMENT_IDS_TAG_KEY: &str = "_mlflow_experiment_ids";
 /// The `source` the official client gives prompt versions.
 pub const PROMPT_SOURCE_PLACEHOLDER: &str = "dummy-source";
 /// How long an alias resolution is cached (`MLFLOW_ALIAS_PROMPT_CACHE_TTL_SECONDS`, default 60).
@@ -453,7 +455,7 @@ impl Client {
         tags: &[Tag],
     ) -> Result<Prompt> {
         validate_name(name)?;
-        match self.get_registered_model(name).await {
+        let rm = match self.get_registered_model(name).await {
             Ok(rm) => {
                 if rm.tag(IS_PROMPT_TAG_KEY) != Some("true") {
                     return Err(Error::invalid(format!(
@@ -461,13 +463,15 @@ impl Client {
                          registering a prompt with the same name as an existing model."
                     )));
                 }
+                rm
             }
             Err(e) if e.is_not_found() => {
                 self.create_registered_model(name, &[Tag::new(IS_PROMPT_TAG_KEY, "true")], None)
-                    .await?;
+                    .await?
             }
             Err(e) => return Err(e),
-        }
+        };
+        self.note_prompt_experiment(&rm).await;
         let mut vtags: Vec<Tag> = tags.to_vec();
         vtags.push(Tag::new(IS_PROMPT_TAG_KEY, "true"));
         vtags.push(Tag::new(PROMPT_TYPE_TAG_KEY, template.type_tag()));
@@ -565,7 +569,29 @@ impl Client {
                 "Prompt '{name}' does not exist (it is a registered model)"
             )));
         }
+        self.note_prompt_experiment(&rm).await;
         Ok(())
+    }
+
+    /// Adds the active experiment to the prompt's `_mlflow_experiment_ids` tag (`,1,2,`), as the
+    /// official client does when a prompt is registered or loaded inside an experiment.
+    /// Best-effort, like the official background update.
+    async fn note_prompt_experiment(&self, rm: &crate::types::RegisteredModel) {
+        let Some(exp) = crate::fluent::experiment_hint() else {
+            return;
+        };
+        let current = rm.tag(PROMPT_EXPERIMENT_IDS_TAG_KEY).unwrap_or("");
+        if current.split(',').any(|e| e == exp) {
+            return;
+        }
+        let value = if current.is_empty() {
+            format!(",{exp},")
+        } else {
+            format!("{current}{exp},")
+        };
+        let _ = self
+            .set_registered_model_tag(&rm.name, PROMPT_EXPERIMENT_IDS_TAG_KEY, &value)
+            .await;
     }
 
     /// Points `alias` at `version` of prompt `name`.

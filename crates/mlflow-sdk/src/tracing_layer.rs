@@ -81,6 +81,8 @@ pub mod keys {
 
 const MAX_PREVIEW: usize = 1000;
 const MAX_METADATA: usize = 250;
+/// Finished spans kept per open trace (bounded memory for very long traces).
+const MAX_SPANS_PER_TRACE: usize = 10_000;
 
 /// Per-span state kept in the registry's extensions.
 struct SpanState {
@@ -299,6 +301,7 @@ struct Stats {
     exported: AtomicU64,
     dropped: AtomicU64,
     failed: AtomicU64,
+    dropped_spans: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
 
@@ -311,6 +314,8 @@ pub struct ExportStats {
     pub dropped: u64,
     /// Traces the server refused or that could not be sent after retries.
     pub failed: u64,
+    /// Spans dropped because their trace exceeded 10 000 spans.
+    pub dropped_spans: u64,
 }
 
 /// A handle on the background exporter.
@@ -353,6 +358,7 @@ impl TraceExporter {
             exported: self.stats.exported.load(Ordering::SeqCst),
             dropped: self.stats.dropped.load(Ordering::SeqCst),
             failed: self.stats.failed.load(Ordering::SeqCst),
+            dropped_spans: self.stats.dropped_spans.load(Ordering::SeqCst),
         }
     }
 }
@@ -467,7 +473,12 @@ where
         let is_root = record.parent_span_id.is_none();
         let mut buffers = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
         if !is_root {
-            buffers.spans.entry(trace_id).or_default().push(record);
+            let buf = buffers.spans.entry(trace_id).or_default();
+            if buf.len() < MAX_SPANS_PER_TRACE {
+                buf.push(record);
+            } else {
+                self.stats.dropped_spans.fetch_add(1, Ordering::SeqCst);
+            }
             return;
         }
         let mut spans = buffers.spans.remove(&trace_id).unwrap_or_default();
@@ -538,11 +549,10 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
+/// The root span's inputs/outputs as their attribute text (`json.dumps` of the value), which is
+/// what the official client puts in `mlflow.traceInputs`/`Outputs` and the previews.
 fn preview(v: Option<&Value>) -> Option<String> {
-    v.map(|v| match v {
-        Value::String(s) => s.clone(),
-        other => crate::prompts::py_json_dumps(other),
-    })
+    v.map(crate::prompts::py_json_dumps)
 }
 
 /// Builds the `TraceInfoV3` for a finished trace (root span last in `spans`).
@@ -952,6 +962,7 @@ mod tests {
         assert!(root.error.is_none());
         assert_eq!(t.info.state, "OK");
         assert_eq!(t.info.request_preview.as_deref(), Some(r#"{"q": 1}"#));
+        assert_eq!(t.info.response_preview.as_deref(), Some(r#""done""#));
 
         // OTLP encoding: objects become kvlists, status codes are set.
         let otlp = llm.to_otlp();
