@@ -3,6 +3,7 @@
 //! One test binary (see docs/architecture.md).
 
 mod common;
+mod macro_usage;
 mod scenarios;
 mod transport;
 
