@@ -186,6 +186,79 @@ impl Client {
         fn get_trace_info(&self, trace_id: &str) -> TraceInfo;
         /// See [`crate::Client::create_assessment`].
         fn create_assessment(&self, assessment: &Assessment) -> Assessment;
+        /// See [`crate::Client::get_assessment`].
+        fn get_assessment(&self, trace_id: &str, assessment_id: &str) -> Assessment;
+        /// See [`crate::Client::update_assessment`].
+        fn update_assessment(&self, assessment: &Assessment, update_mask: &str) -> Assessment;
+        /// See [`crate::Client::delete_assessment`].
+        fn delete_assessment(&self, trace_id: &str, assessment_id: &str) -> ();
+        /// See [`crate::Client::search_traces_page`].
+        fn search_traces_page(&self, experiment_ids: &[String], q: &SearchQuery) -> Page<TraceInfo>;
+        /// See [`crate::Client::get_trace`].
+        fn get_trace(&self, trace_id: &str) -> serde_json::Value;
+        /// See [`crate::Client::set_trace_tag`].
+        fn set_trace_tag(&self, trace_id: &str, key: &str, value: &str) -> ();
+        /// See [`crate::Client::delete_trace_tag`].
+        fn delete_trace_tag(&self, trace_id: &str, key: &str) -> ();
+        /// See [`crate::Client::delete_traces`].
+        fn delete_traces(&self, experiment_id: &str, trace_ids: &[String]) -> i64;
+        /// See [`crate::Client::link_traces_to_run`].
+        fn link_traces_to_run(&self, trace_ids: &[String], run_id: &str) -> ();
+        /// See [`crate::Client::rename_registered_model`].
+        fn rename_registered_model(&self, name: &str, new_name: &str) -> RegisteredModel;
+        /// See [`crate::Client::update_registered_model`].
+        fn update_registered_model(&self, name: &str, description: &str) -> RegisteredModel;
+        /// See [`crate::Client::set_registered_model_tag`].
+        fn set_registered_model_tag(&self, name: &str, key: &str, value: &str) -> ();
+        /// See [`crate::Client::search_registered_models_page`].
+        fn search_registered_models_page(&self, q: &SearchQuery) -> Page<RegisteredModel>;
+        /// See [`crate::Client::update_model_version`].
+        fn update_model_version(&self, name: &str, version: &str, description: &str) -> ModelVersion;
+        /// See [`crate::Client::delete_model_version`].
+        fn delete_model_version(&self, name: &str, version: &str) -> ();
+        /// See [`crate::Client::set_model_version_tag`].
+        fn set_model_version_tag(&self, name: &str, version: &str, key: &str, value: &str) -> ();
+        /// See [`crate::Client::search_model_versions_page`].
+        fn search_model_versions_page(&self, q: &SearchQuery) -> Page<ModelVersion>;
+        /// See [`crate::Client::delete_registered_model_alias`].
+        fn delete_registered_model_alias(&self, name: &str, alias: &str) -> ();
+        /// See [`crate::Client::delete_prompt_alias`].
+        fn delete_prompt_alias(&self, name: &str, alias: &str) -> ();
+        /// See [`crate::Client::search_prompts_page`].
+        fn search_prompts_page(&self, filter: Option<&str>, page_token: Option<String>) -> Page<String>;
+        /// See [`crate::Client::set_logged_model_tags`].
+        fn set_logged_model_tags(&self, model_id: &str, tags: &[Tag]) -> ();
+        /// See [`crate::Client::delete_logged_model`].
+        fn delete_logged_model(&self, model_id: &str) -> ();
+        /// See [`crate::Client::search_logged_models_page`].
+        fn search_logged_models_page(&self, experiment_ids: &[String], q: &SearchQuery) -> Page<LoggedModel>;
+        /// See [`crate::Client::upload_artifact_to`].
+        fn upload_artifact_to(&self, artifact_uri: &str, local_file: &Path, artifact_path: Option<&str>) -> ();
+        /// See [`crate::Client::upload_artifacts_to`].
+        fn upload_artifacts_to(&self, artifact_uri: &str, local_dir: &Path, artifact_path: Option<&str>) -> ();
+        /// See [`crate::Client::list_artifacts_at`].
+        fn list_artifacts_at(&self, artifact_uri: &str, path: Option<&str>) -> Vec<FileInfo>;
+        /// See [`crate::Client::download_artifacts_from`].
+        fn download_artifacts_from(&self, artifact_uri: &str, path: &str, dst_dir: &Path) -> PathBuf;
+        /// See [`crate::Client::read_artifact`].
+        fn read_artifact(&self, artifact_uri: &str, path: &str) -> bytes::Bytes;
+    }
+
+    /// Runs [`crate::evaluate::evaluate`] synchronously.
+    pub fn evaluate(
+        &self,
+        experiment_id: &str,
+        data: &[crate::evaluate::EvalRecord],
+        predict: impl Fn(&serde_json::Value) -> std::result::Result<serde_json::Value, String> + Send,
+        scorers: &[crate::evaluate::Scorer],
+    ) -> Result<crate::evaluate::EvalResult> {
+        block_on(crate::evaluate::evaluate(
+            &self.inner,
+            experiment_id,
+            data,
+            predict,
+            scorers,
+        ))
     }
 
     /// All runs matching `q` (every page).
