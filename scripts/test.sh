@@ -28,12 +28,13 @@ ensure_services() {
 }
 
 ensure_venv() {
-  if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import mlflow, pytest, psycopg2, pymysql" 2>/dev/null; then
-    log "installing the official MLflow client into .venv"
+  if [ ! -x .venv/bin/python ]; then
+    log "creating .venv for the official MLflow client"
     python3 -m venv .venv
     .venv/bin/pip install -q --upgrade pip
-    .venv/bin/pip install -q -r tests/compat/requirements.txt
   fi
+  # Cheap when everything is already installed; picks up new pins otherwise.
+  .venv/bin/pip install -q -r tests/compat/requirements.txt
 }
 
 ensure_services
