@@ -307,4 +307,35 @@ fn tracing_scenario(srv: &Server) {
         assert_eq!(v["state"], "OK");
     }
     runtime.block_on(scenarios::assessments(srv, &tid));
+
+    // The reverse: a trace written by the official client reads back here.
+    let py_exp = runtime
+        .block_on(c.get_or_create_experiment(&unique("pytraces")))
+        .unwrap();
+    if let Some(v) = py(
+        &srv.url,
+        &format!(
+            "import mlflow, json\n\
+             mlflow.set_experiment(experiment_id='{py_exp}')\n\
+             @mlflow.trace(span_type='TOOL')\n\
+             def double(x):\n\
+             \x20   return x * 2\n\
+             double(21)\n\
+             mlflow.flush_trace_async_logging()\n\
+             print(json.dumps({{'id': mlflow.get_last_active_trace_id()}}))"
+        ),
+    ) {
+        let id = v["id"].as_str().unwrap().to_string();
+        let info = runtime.block_on(c.get_trace_info(&id)).unwrap();
+        assert_eq!(info.state, "OK");
+        assert_eq!(
+            info.tags.get("mlflow.traceName").map(String::as_str),
+            Some("double")
+        );
+        assert_eq!(info.experiment_id(), Some(py_exp.as_str()));
+        let trace = runtime.block_on(c.get_trace(&id)).unwrap();
+        let spans = trace["spans"].as_array().expect("spans");
+        assert_eq!(spans.len(), 1, "{trace}");
+        assert_eq!(spans[0]["name"], "double");
+    }
 }
