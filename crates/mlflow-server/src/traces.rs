@@ -280,16 +280,32 @@ pub async fn get_trace(
                 r.span_page_size.unwrap_or(1000),
             )
             .await?;
-        let spans: Vec<Value> = page
-            .items
-            .iter()
-            .filter_map(|c| otlp::span_content_to_otel_json(c))
-            .collect();
-        let mut out = json!({"trace": {"trace_info": info.to_v3_json(), "spans": spans}});
-        if let Some(t) = page.next_page_token {
-            out["next_span_page_token"] = json!(t);
+        // Written as text span by span: no JSON tree of the whole page is built.
+        let mut body = format!(
+            "{{\"trace\": {{\"trace_info\": {}, \"spans\": [",
+            info.to_v3_json()
+        );
+        let mut first = true;
+        for c in &page.items {
+            if let Some(v) = otel_span_text(c) {
+                if !first {
+                    body.push_str(", ");
+                }
+                first = false;
+                body.push_str(&v);
+            }
         }
-        return Ok(Json(out).into_response());
+        body.push_str("]}");
+        if let Some(t) = page.next_page_token {
+            body.push_str(&format!(", \"next_span_page_token\": {}", json!(t)));
+        }
+        body.push('}');
+        return Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response());
     }
     let head = format!(
         "{{\"trace\": {{\"trace_info\": {}, \"spans\": [",

@@ -38,6 +38,25 @@ impl SqlStore {
         ))
     }
 
+    /// `(id, artifact root, lifecycle stage)` in one small read, with `get_experiment`'s
+    /// errors.
+    async fn trace_experiment_light(&self, experiment_id: &str) -> Result<(i64, String, String)> {
+        let id = mlflow_domain::validation::parse_experiment_id(experiment_id)?;
+        let row = sqlx::query(self.db.sql(
+            "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?",
+        ))
+        .bind(id)
+        .fetch_optional(&self.db.read)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| crate::experiments::not_found(id))?;
+        Ok((
+            id,
+            row.opt_str_at(0)?.unwrap_or_default(),
+            row.opt_str_at(1)?.unwrap_or_else(|| "active".into()),
+        ))
+    }
+
     pub(crate) async fn upsert_kv(
         &self,
         tx: &mut Tx,
@@ -59,7 +78,7 @@ impl SqlStore {
                 &["value"],
                 chunk.len(),
             );
-            let mut q = sqlx::query(db.sql(&sql)).persistent(false);
+            let mut q = sqlx::query(db.sql(&sql));
             for (key, value) in chunk {
                 q = q
                     .bind(key.clone())
@@ -243,8 +262,9 @@ impl SqlStore {
             by_trace.entry(s.trace_id.clone()).or_default().push(s);
         }
         let db = &self.db;
-        // Resolve the experiment up front only if some trace is new (as official).
-        let mut experiment: Option<(i64, String, String)> = None;
+        // Look the experiment up before taking the write lock (a read, so it does not hold
+        // up other writers); its error only matters if some trace is new (as official).
+        let experiment = self.trace_experiment_light(location).await;
         let mut tx = db.begin_write().await?;
         for (trace_id, group) in &by_trace {
             let row = sqlx::query(db.sql(
@@ -268,6 +288,7 @@ impl SqlStore {
             let root = group.iter().find(|s| s.parent_span_id.is_none());
             let root_status = root.map(|r| if r.status == "ERROR" { "ERROR" } else { "OK" });
 
+            let mut artifact_location: Option<String> = None;
             let (exp_id, existing, created) = match row {
                 Some(r) => {
                     let existing = Existing {
@@ -291,10 +312,7 @@ impl SqlStore {
                     (r.i64_at(0)?, existing, false)
                 }
                 None => {
-                    if experiment.is_none() {
-                        experiment = Some(self.trace_experiment(location).await?);
-                    }
-                    let (exp_id, root_uri, _) = experiment.clone().unwrap_or_default();
+                    let (exp_id, root_uri, _) = experiment.clone()?;
                     let status = root_status.unwrap_or("IN_PROGRESS");
                     let exec = max_end_ms.map(|e| e - min_start_ms);
                     sqlx::query(db.sql(
@@ -309,15 +327,11 @@ impl SqlStore {
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
-                    let loc =
-                        append_to_uri_path(&root_uri, &format!("traces/{trace_id}/artifacts"));
-                    self.upsert_kv(
-                        &mut tx,
-                        "trace_tags",
-                        trace_id,
-                        &[(keys::ARTIFACT_LOCATION.into(), loc)],
-                    )
-                    .await?;
+                    // Written with the other tags below (one statement).
+                    artifact_location = Some(append_to_uri_path(
+                        &root_uri,
+                        &format!("traces/{trace_id}/artifacts"),
+                    ));
                     let existing = Existing {
                         timestamp_ms: min_start_ms,
                         execution_time_ms: exec,
@@ -330,16 +344,17 @@ impl SqlStore {
 
             self.upsert_spans(&mut tx, exp_id, group).await?;
 
-            let finalized = sqlx::query(db.sql(&format!(
-                "SELECT 1 FROM trace_request_metadata WHERE request_id = ? AND {} = ?",
-                db.key_col()
-            )))
-            .bind(trace_id.clone())
-            .bind(keys::INFO_FINALIZED)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .is_some();
+            let finalized = !created
+                && sqlx::query(db.sql(&format!(
+                    "SELECT 1 FROM trace_request_metadata WHERE request_id = ? AND {} = ?",
+                    db.key_col()
+                )))
+                .bind(trace_id.clone())
+                .bind(keys::INFO_FINALIZED)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .is_some();
 
             let mut sets: Vec<String> = Vec::new();
             let mut binds: Vec<Bind> = Vec::new();
@@ -484,8 +499,11 @@ impl SqlStore {
                     .await?;
                 }
             }
-            let mut tags: Vec<(String, String)> =
-                vec![(keys::SPANS_LOCATION.into(), "TRACKING_STORE".into())];
+            let mut tags: Vec<(String, String)> = Vec::new();
+            if let Some(loc) = artifact_location {
+                tags.push((keys::ARTIFACT_LOCATION.into(), loc));
+            }
+            tags.push((keys::SPANS_LOCATION.into(), "TRACKING_STORE".into()));
             if let Some(s) = group.iter().find(|s| !s.resource_tags.is_empty()) {
                 tags.extend(s.resource_tags.iter().cloned());
             }
@@ -544,7 +562,7 @@ impl SqlStore {
                 &COLS[1..],
                 chunk.len(),
             );
-            let mut q = sqlx::query(db.sql(&sql)).persistent(false);
+            let mut q = sqlx::query(db.sql(&sql));
             for s in chunk {
                 q = q
                     .bind(s.trace_id.clone())

@@ -239,7 +239,7 @@ impl SqlStore {
         max_results: i64,
     ) -> Result<Page<String>> {
         use base64::Engine;
-        let limit = max_results.clamp(1, 50_000);
+        let limit = max_results.clamp(1, 10_000);
         let after: Option<(i64, String)> = match page_token.filter(|t| !t.is_empty()) {
             None => None,
             Some(t) => {
