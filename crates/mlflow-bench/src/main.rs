@@ -2,6 +2,7 @@
 //! machine and backend, run identical workloads against each over the REST API, and print a
 //! markdown table with both numbers and the ratio. See `docs/performance.md`.
 
+mod artifacts;
 mod client;
 mod procmem;
 mod report;

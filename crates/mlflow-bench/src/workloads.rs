@@ -39,10 +39,18 @@ pub enum Workload {
     SearchTraces,
     #[value(name = "get_trace", alias = "get-trace")]
     GetTrace,
+    #[value(name = "artifact_large_put")]
+    ArtifactLargePut,
+    #[value(name = "artifact_large_get")]
+    ArtifactLargeGet,
+    #[value(name = "artifact_small_put")]
+    ArtifactSmallPut,
+    #[value(name = "artifact_small_get")]
+    ArtifactSmallGet,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 9] = [
+    pub const ALL: [Workload; 13] = [
         Workload::CreateRun,
         Workload::LogBatch,
         Workload::LogMetric,
@@ -52,6 +60,10 @@ impl Workload {
         Workload::TraceE2e,
         Workload::SearchTraces,
         Workload::GetTrace,
+        Workload::ArtifactLargePut,
+        Workload::ArtifactLargeGet,
+        Workload::ArtifactSmallPut,
+        Workload::ArtifactSmallGet,
     ];
 
     pub fn name(self) -> &'static str {
@@ -65,6 +77,10 @@ impl Workload {
             Workload::TraceE2e => "trace_e2e",
             Workload::SearchTraces => "search_traces",
             Workload::GetTrace => "get_trace",
+            Workload::ArtifactLargePut => "artifact_large_put",
+            Workload::ArtifactLargeGet => "artifact_large_get",
+            Workload::ArtifactSmallPut => "artifact_small_put",
+            Workload::ArtifactSmallGet => "artifact_small_get",
         }
     }
 
@@ -105,6 +121,18 @@ impl Workload {
                 "traces/get of a {}-span trace, 1 client: p50 / p99 ms",
                 thousands(crate::traces::GET_TRACE_SPANS as f64)
             ),
+            Workload::ArtifactLargePut => {
+                crate::artifacts::label_large_put(s.artifact_large_mib, s.artifact_large_reps)
+            }
+            Workload::ArtifactLargeGet => {
+                crate::artifacts::label_large_get(s.artifact_large_mib, s.artifact_large_reps)
+            }
+            Workload::ArtifactSmallPut => {
+                crate::artifacts::label_small_put(s.artifact_small_files, s.clients)
+            }
+            Workload::ArtifactSmallGet => {
+                crate::artifacts::label_small_get(s.artifact_small_files, s.clients)
+            }
         }
     }
 }
@@ -129,6 +157,11 @@ pub struct Sizes {
     pub search_traces: usize,
     /// Timed reads of the 1,000-span trace.
     pub get_trace_reps: usize,
+    /// The large artifact (MiB) and how many times it is moved each way.
+    pub artifact_large_mib: usize,
+    pub artifact_large_reps: usize,
+    /// Small (4 KiB) artifacts moved each way.
+    pub artifact_small_files: usize,
 }
 
 impl Sizes {
@@ -148,6 +181,9 @@ impl Sizes {
             trace_ingest_per_client: 250,
             search_traces: 100_000,
             get_trace_reps: 50,
+            artifact_large_mib: 1024,
+            artifact_large_reps: 3,
+            artifact_small_files: 2_000,
         }
     }
 
@@ -167,6 +203,9 @@ impl Sizes {
             trace_ingest_per_client: 25,
             search_traces: 2_000,
             get_trace_reps: 10,
+            artifact_large_mib: 100,
+            artifact_large_reps: 3,
+            artifact_small_files: 200,
         }
     }
 
@@ -247,6 +286,10 @@ pub async fn run(w: Workload, ctx: &Ctx<'_>) -> Result<Outcome> {
         Workload::TraceE2e => crate::traces::trace_e2e(ctx).await,
         Workload::SearchTraces => crate::traces::search_traces(ctx).await,
         Workload::GetTrace => crate::traces::get_trace(ctx).await,
+        Workload::ArtifactLargePut => crate::artifacts::large(ctx, true).await,
+        Workload::ArtifactLargeGet => crate::artifacts::large(ctx, false).await,
+        Workload::ArtifactSmallPut => crate::artifacts::small(ctx, true).await,
+        Workload::ArtifactSmallGet => crate::artifacts::small(ctx, false).await,
     }
 }
 
