@@ -21,6 +21,8 @@ pub struct Db {
     pub dialect: Dialect,
     pub read: AnyPool,
     pub write: AnyPool,
+    /// Background tasks (the WAL checkpointer) stop once every clone of this handle is gone.
+    _alive: std::sync::Arc<()>,
 }
 
 /// Translates an MLflow/SQLAlchemy backend URI into a sqlx URL and its dialect.
@@ -75,6 +77,9 @@ impl Db {
                             conn.execute("PRAGMA journal_mode = WAL").await?;
                             conn.execute("PRAGMA synchronous = NORMAL").await?;
                             conn.execute("PRAGMA foreign_keys = ON").await?;
+                            // Commits never pay for a checkpoint: `spawn_checkpointer` does it
+                            // in the background (see there).
+                            conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
                             Ok(())
                         })
                     })
@@ -86,18 +91,22 @@ impl Db {
                     .connect(&url)
                     .await
                     .map_err(db_err)?;
+                let alive = std::sync::Arc::new(());
                 let read = if memory {
                     write.clone()
                 } else {
-                    pragma(AnyPoolOptions::new().max_connections(8))
+                    let read = pragma(AnyPoolOptions::new().max_connections(8))
                         .connect(&url)
                         .await
-                        .map_err(db_err)?
+                        .map_err(db_err)?;
+                    spawn_checkpointer(read.clone(), std::sync::Arc::downgrade(&alive));
+                    read
                 };
                 Ok(Self {
                     dialect,
                     read,
                     write,
+                    _alive: alive,
                 })
             }
             Dialect::Postgres | Dialect::MySql => {
@@ -111,6 +120,7 @@ impl Db {
                     dialect,
                     read: pool.clone(),
                     write: pool,
+                    _alive: std::sync::Arc::new(()),
                 })
             }
         }
@@ -162,6 +172,41 @@ impl Db {
             Dialect::MySql => format!("({col} + 0)"),
         }
     }
+}
+
+/// Checkpoints the SQLite WAL in the background.
+///
+/// With SQLite's default auto-checkpoint, the commit that pushes the WAL past 1000 pages copies
+/// them into the database and fsyncs it, inside the writer's critical section. A log-batch of
+/// 100 metric keys dirties a few hundred index pages, so every third commit paid for a
+/// checkpoint. Instead, connections run with `wal_autocheckpoint = 0` and this task runs a
+/// PASSIVE checkpoint (never blocks readers or the writer) every 250 ms, coalescing the pages of
+/// many commits. It stops when the store is dropped or the pool is closed.
+fn spawn_checkpointer(pool: AnyPool, alive: std::sync::Weak<()>) {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if pool.is_closed() || alive.strong_count() == 0 {
+                // Last checkpoint so the WAL does not outlive the store.
+                let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&pool)
+                    .await;
+                pool.close().await;
+                break;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                tracing::debug!(error = %e, "background WAL checkpoint failed");
+            }
+        }
+    });
 }
 
 /// Rewrites `?` to `$n` for PostgreSQL, skipping quoted strings and identifiers.
