@@ -26,21 +26,20 @@ use crate::config::ClientConfig;
 use crate::error::{Error, Result};
 use crate::types::{Metric, RunStatus, Tag};
 use std::collections::VecDeque;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, sync_channel};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-/// Queue capacity between the caller and the batcher (a full queue applies backpressure).
-const QUEUE_CAPACITY: usize = 10_000;
-/// Metrics kept for retry while the server is unreachable before the oldest are dropped.
-const MAX_PENDING: usize = 1_000_000;
+/// Metrics kept waiting for the server. When it is full, `log_metric` waits for room while the
+/// server is reachable (backpressure), and the oldest metrics are dropped (and reported by
+/// [`flush`]) while it is not.
+pub const MAX_PENDING: usize = 1_000_000;
 /// How often queued metrics are sent when fewer than a batch are waiting.
 const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 struct State {
     client: Option<Client>,
     experiment_id: Option<String>,
-    runs: Vec<String>,
+    runs: Vec<Arc<str>>,
 }
 
 fn state() -> MutexGuard<'static, State> {
@@ -139,7 +138,7 @@ pub(crate) async fn active_experiment_id_async(client: &crate::Client) -> Result
 
 /// The innermost active run, if any.
 pub fn active_run_id() -> Option<String> {
-    state().runs.last().cloned()
+    state().runs.last().map(|r| r.to_string())
 }
 
 /// Options of [`start_run`].
@@ -225,7 +224,7 @@ pub fn start_run(opts: RunOptions) -> Result<ActiveRun> {
             c.create_run(req)?.info.run_id
         }
     };
-    state().runs.push(run_id.clone());
+    state().runs.push(Arc::from(run_id.as_str()));
     Ok(ActiveRun {
         run_id,
         ended: false,
@@ -253,7 +252,7 @@ impl ActiveRun {
         self.ended = true;
         {
             let mut s = state();
-            if let Some(pos) = s.runs.iter().rposition(|r| *r == self.run_id) {
+            if let Some(pos) = s.runs.iter().rposition(|r| **r == *self.run_id) {
                 s.runs.remove(pos);
             }
         }
@@ -293,6 +292,14 @@ fn require_run() -> Result<String> {
     }
 }
 
+/// [`require_run`] without copying the id (the metric hot path).
+fn require_run_arc() -> Result<Arc<str>> {
+    if let Some(r) = state().runs.last() {
+        return Ok(r.clone());
+    }
+    Ok(Arc::from(require_run()?.as_str()))
+}
+
 /// Ends the innermost active run `FINISHED` (for runs started implicitly by logging).
 pub fn end_run() -> Result<()> {
     match active_run_id() {
@@ -327,21 +334,23 @@ pub fn set_tag(key: &str, value: impl ToString) -> Result<()> {
     client()?.set_tag(&run, key, &value.to_string())
 }
 
-/// Queues a metric value for the active run; returns without waiting on the network.
+/// Queues a metric value for the active run; returns without waiting on the network (unless
+/// [`MAX_PENDING`] metrics are already waiting for a reachable server: then it waits for room).
 pub fn log_metric(key: &str, value: f64, step: i64) -> Result<()> {
-    let run = require_run()?;
-    batcher().enqueue(run, Metric::new(key, value, step))
+    let run = require_run_arc()?;
+    batcher().enqueue(run, Metric::new(key, value, step));
+    Ok(())
 }
 
 /// Queues several metric values at the same step.
 pub fn log_metrics<K: AsRef<str>>(metrics: &[(K, f64)], step: i64) -> Result<()> {
-    let run = require_run()?;
+    let run = require_run_arc()?;
     let ts = crate::util::now_ms();
     let b = batcher();
     for (k, v) in metrics {
         let mut m = Metric::new(k.as_ref(), *v, step);
         m.timestamp = ts;
-        b.enqueue(run.clone(), m)?;
+        b.enqueue(run.clone(), m);
     }
     Ok(())
 }
@@ -352,130 +361,187 @@ pub fn flush() -> Result<()> {
     batcher().flush()
 }
 
-enum Msg {
-    Metric(String, Metric),
-    Flush(SyncSender<Result<()>>),
+/// The queue between callers and the sender thread.
+///
+/// Callers push under a mutex (no allocation besides the metric itself, no syscall unless the
+/// sender is asleep with a full batch waiting); the sender takes ≤ 1000 metrics at a time and
+/// sends them with the lock released, so callers never wait on the network.
+struct Batcher {
+    inner: Mutex<Inner>,
+    /// Wakes the sender thread.
+    work: Condvar,
+    /// Wakes callers waiting in `flush()` or for room in the queue.
+    progress: Condvar,
 }
 
-struct Batcher {
-    tx: SyncSender<Msg>,
+struct Inner {
+    queue: VecDeque<(Arc<str>, Metric)>,
+    /// Metrics ever queued, and ever removed from the queue (sent or dropped), in order.
+    queued: u64,
+    settled: u64,
+    /// A `flush()` waits until `settled` reaches this: send now, whatever the batch size.
+    flush_target: u64,
+    /// Send attempts started; the last one that failed, and its error (taken by the first
+    /// waiter, the others get its text).
+    attempts: u64,
+    failed_attempt: u64,
+    last_error: Option<Error>,
+    last_error_text: String,
+    /// The last attempt failed: a full queue drops its oldest metrics instead of blocking.
+    failing: bool,
+    dropped: usize,
+    sender_idle: bool,
 }
 
 fn batcher() -> &'static Batcher {
-    static B: OnceLock<Batcher> = OnceLock::new();
+    static B: OnceLock<&'static Batcher> = OnceLock::new();
     B.get_or_init(|| {
-        let (tx, rx) = sync_channel(QUEUE_CAPACITY);
+        let b: &'static Batcher = Box::leak(Box::new(Batcher {
+            inner: Mutex::new(Inner {
+                queue: VecDeque::new(),
+                queued: 0,
+                settled: 0,
+                flush_target: 0,
+                attempts: 0,
+                failed_attempt: 0,
+                last_error: None,
+                last_error_text: String::new(),
+                failing: false,
+                dropped: 0,
+                sender_idle: false,
+            }),
+            work: Condvar::new(),
+            progress: Condvar::new(),
+        }));
         std::thread::Builder::new()
             .name("mlflow-metrics".into())
-            .spawn(move || worker(rx))
+            .spawn(move || b.run_sender())
             .expect("spawning the metric batcher");
-        Batcher { tx }
+        b
     })
 }
 
 impl Batcher {
-    fn enqueue(&self, run_id: String, m: Metric) -> Result<()> {
-        self.tx
-            .send(Msg::Metric(run_id, m))
-            .map_err(|_| Error::Background("metric batcher stopped".into()))
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn enqueue(&self, run_id: Arc<str>, m: Metric) {
+        let mut g = self.lock();
+        while g.queue.len() >= MAX_PENDING {
+            if g.failing {
+                // The server is unreachable: keep the newest, count what is lost.
+                g.queue.pop_front();
+                g.settled += 1;
+                g.dropped += 1;
+            } else {
+                // Backpressure: the server is up but slower than the caller.
+                g = self.progress.wait(g).unwrap_or_else(|e| e.into_inner());
+            }
+        }
+        g.queue.push_back((run_id, m));
+        g.queued += 1;
+        if g.sender_idle && g.queue.len() >= crate::MAX_METRICS_PER_BATCH {
+            g.sender_idle = false;
+            self.work.notify_one();
+        }
     }
 
     fn flush(&self) -> Result<()> {
-        let (rtx, rrx) = sync_channel(1);
-        self.tx
-            .send(Msg::Flush(rtx))
-            .map_err(|_| Error::Background("metric batcher stopped".into()))?;
-        rrx.recv()
-            .map_err(|_| Error::Background("metric batcher stopped".into()))?
-    }
-}
-
-struct Pending {
-    queue: VecDeque<(String, Metric)>,
-    dropped: usize,
-}
-
-impl Pending {
-    fn push(&mut self, run: String, m: Metric) {
-        if self.queue.len() >= MAX_PENDING {
-            self.queue.pop_front();
-            self.dropped += 1;
+        let mut g = self.lock();
+        let target = g.queued;
+        let started_before = g.attempts;
+        loop {
+            if g.settled >= target {
+                let n = std::mem::take(&mut g.dropped);
+                if n > 0 {
+                    return Err(Error::Background(format!(
+                        "{n} metrics were dropped because the server stayed unreachable"
+                    )));
+                }
+                return Ok(());
+            }
+            if g.failed_attempt > started_before {
+                // An attempt made after this flush began failed: report it.
+                let text = g.last_error_text.clone();
+                return Err(g.last_error.take().unwrap_or(Error::Background(text)));
+            }
+            if g.flush_target < target {
+                g.flush_target = target;
+            }
+            if g.sender_idle {
+                g.sender_idle = false;
+                self.work.notify_one();
+            }
+            g = self.progress.wait(g).unwrap_or_else(|e| e.into_inner());
         }
-        self.queue.push_back((run, m));
     }
 
-    /// Sends everything, in batches of ≤ 1000 metrics of one run, oldest first. On failure the
-    /// unsent metrics stay queued.
-    fn send_all(&mut self) -> Result<()> {
-        while !self.queue.is_empty() {
-            let run = self.queue[0].0.clone();
-            let n = self
+    fn run_sender(&self) -> ! {
+        let mut next_try = Instant::now();
+        let mut deadline = Instant::now() + FLUSH_INTERVAL;
+        let mut g = self.lock();
+        loop {
+            let now = Instant::now();
+            let forced = g.flush_target > g.settled;
+            let timer = now >= deadline;
+            let ready = !g.queue.is_empty()
+                && (forced
+                    || (now >= next_try
+                        && (timer || g.queue.len() >= crate::MAX_METRICS_PER_BATCH)));
+            if !ready {
+                if timer {
+                    deadline = now + FLUSH_INTERVAL;
+                }
+                let mut until = deadline;
+                if next_try > now && next_try < until {
+                    until = next_try;
+                }
+                g.sender_idle = true;
+                g = self
+                    .work
+                    .wait_timeout(g, until.saturating_duration_since(now))
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+                g.sender_idle = false;
+                continue;
+            }
+            // One batch: ≤ 1000 metrics of the oldest run, sent with the lock released.
+            g.attempts += 1;
+            let attempt = g.attempts;
+            let run = g.queue[0].0.clone();
+            let n = g
                 .queue
                 .iter()
                 .take(crate::MAX_METRICS_PER_BATCH)
                 .take_while(|(r, _)| *r == run)
                 .count();
-            let batch: Vec<Metric> = self.queue.iter().take(n).map(|(_, m)| m.clone()).collect();
-            let c = client()?;
-            blocking::block_on(c.as_async().log_batch(&run, &batch, &[], &[]))?;
-            self.queue.drain(..n);
-        }
-        if self.dropped > 0 {
-            let n = std::mem::take(&mut self.dropped);
-            return Err(Error::Background(format!(
-                "{n} metrics were dropped because the server stayed unreachable"
-            )));
-        }
-        Ok(())
-    }
-}
-
-fn worker(rx: Receiver<Msg>) {
-    let mut p = Pending {
-        queue: VecDeque::new(),
-        dropped: 0,
-    };
-    let mut next_try = Instant::now();
-    loop {
-        match rx.recv_timeout(FLUSH_INTERVAL) {
-            Ok(Msg::Metric(run, m)) => {
-                p.push(run, m);
-                if p.queue.len() >= crate::MAX_METRICS_PER_BATCH
-                    && Instant::now() >= next_try
-                    && p.send_all().is_err()
-                {
-                    next_try = Instant::now() + Duration::from_secs(5);
+            let batch: Vec<Metric> = g.queue.drain(..n).map(|(_, m)| m).collect();
+            drop(g);
+            let sent = client()
+                .and_then(|c| blocking::block_on(c.as_async().log_batch(&run, &batch, &[], &[])));
+            g = self.lock();
+            match sent {
+                Ok(()) => {
+                    g.settled += n as u64;
+                    g.failing = false;
                 }
-            }
-            Ok(Msg::Flush(reply)) => {
-                let mut replies = vec![reply];
-                loop {
-                    match rx.try_recv() {
-                        Ok(Msg::Metric(run, m)) => p.push(run, m),
-                        Ok(Msg::Flush(r)) => replies.push(r),
-                        Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
+                Err(e) => {
+                    // Unsent metrics go back to the front, in order, for the next attempt.
+                    for m in batch.into_iter().rev() {
+                        g.queue.push_front((run.clone(), m));
                     }
-                }
-                let mut result = p.send_all();
-                next_try = Instant::now();
-                // The first waiter gets the error itself (with its error code); others a copy.
-                for r in replies {
-                    let mine = match &result {
-                        Ok(()) => Ok(()),
-                        Err(e) => Err(Error::Background(e.to_string())),
-                    };
-                    let _ = r.send(std::mem::replace(&mut result, mine));
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                if !p.queue.is_empty() && Instant::now() >= next_try && p.send_all().is_err() {
+                    g.failed_attempt = attempt;
+                    g.last_error_text = e.to_string();
+                    g.last_error = Some(e);
+                    g.failing = true;
+                    // Waiting flushes get this error; later ones force a new attempt.
+                    g.flush_target = g.settled;
                     next_try = Instant::now() + Duration::from_secs(5);
                 }
             }
-            Err(RecvTimeoutError::Disconnected) => {
-                let _ = p.send_all();
-                return;
-            }
+            deadline = Instant::now() + FLUSH_INTERVAL;
+            self.progress.notify_all();
         }
     }
 }

@@ -168,7 +168,15 @@ impl Visit for FieldVisitor<'_> {
         self.put(field, Value::String(format!("{value:?}")));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.put(field, Value::String(value.to_string()));
+        // Inputs/outputs (what `#[trace]` records): parse the JSON text in place rather than
+        // copying it into a `Value::String` first.
+        let key = match field.name() {
+            "mlflow.spanInputs" | "inputs" => keys::INPUTS,
+            "mlflow.spanOutputs" | "outputs" => keys::OUTPUTS,
+            _ => return self.put(field, Value::String(value.to_string())),
+        };
+        let v = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
+        self.state.attributes.insert(key.into(), v);
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.put(field, json!(value));

@@ -25,15 +25,35 @@ pub(crate) fn random_unit() -> f64 {
     (b >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// A per-thread pseudo-random `u64` (xorshift64*, seeded once per thread from the OS RNG), so
+/// span ids cost no syscall. Ids need uniqueness, not secrecy (OTel SDKs do the same).
+fn fast_random_u64() -> u64 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(uuid::Uuid::new_v4().as_u64_pair().0 | 1);
+    }
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        s.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    })
+}
+
 /// 16 random bytes (an OTel trace id).
 pub(crate) fn random_trace_id() -> [u8; 16] {
-    *uuid::Uuid::new_v4().as_bytes()
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&fast_random_u64().to_be_bytes());
+    b[8..].copy_from_slice(&fast_random_u64().to_be_bytes());
+    b
 }
 
 /// 8 random non-zero bytes (an OTel span id).
 pub(crate) fn random_span_id() -> [u8; 8] {
     loop {
-        let b = uuid::Uuid::new_v4().as_u64_pair().1.to_be_bytes();
+        let b = fast_random_u64().to_be_bytes();
         if b != [0; 8] {
             return b;
         }
@@ -41,7 +61,13 @@ pub(crate) fn random_span_id() -> [u8; 8] {
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 0xf) as usize] as char);
+    }
+    s
 }
 
 /// Formats epoch nanoseconds as RFC 3339 UTC with millisecond precision (protobuf `Timestamp` JSON).
@@ -169,5 +195,15 @@ mod tests {
         assert_eq!(rfc3339_to_ms(&s), Some(1_763_825_329_681));
         assert_eq!(rfc3339_from_ns(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339_to_ms("2000-02-29T12:00:00Z"), Some(951_825_600_000));
+    }
+
+    #[test]
+    fn ids_and_hex() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        let ids: std::collections::HashSet<[u8; 8]> =
+            (0..10_000).map(|_| random_span_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        let other = std::thread::spawn(random_trace_id).join().unwrap();
+        assert_ne!(random_trace_id(), other);
     }
 }
