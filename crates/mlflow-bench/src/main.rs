@@ -5,6 +5,7 @@
 mod artifacts;
 mod client;
 mod procmem;
+mod registry;
 mod report;
 mod server;
 mod traces;

@@ -39,6 +39,14 @@ pub enum Workload {
     SearchTraces,
     #[value(name = "get_trace", alias = "get-trace")]
     GetTrace,
+    #[value(name = "rm_create", alias = "rm-create")]
+    RmCreate,
+    #[value(name = "mv_create", alias = "mv-create")]
+    MvCreate,
+    #[value(name = "mv_search", alias = "mv-search")]
+    MvSearch,
+    #[value(name = "prompt_alias", alias = "prompt-alias")]
+    PromptAlias,
     #[value(name = "artifact_large_put")]
     ArtifactLargePut,
     #[value(name = "artifact_large_get")]
@@ -50,7 +58,7 @@ pub enum Workload {
 }
 
 impl Workload {
-    pub const ALL: [Workload; 13] = [
+    pub const ALL: [Workload; 17] = [
         Workload::CreateRun,
         Workload::LogBatch,
         Workload::LogMetric,
@@ -60,6 +68,10 @@ impl Workload {
         Workload::TraceE2e,
         Workload::SearchTraces,
         Workload::GetTrace,
+        Workload::RmCreate,
+        Workload::MvCreate,
+        Workload::MvSearch,
+        Workload::PromptAlias,
         Workload::ArtifactLargePut,
         Workload::ArtifactLargeGet,
         Workload::ArtifactSmallPut,
@@ -77,6 +89,10 @@ impl Workload {
             Workload::TraceE2e => "trace_e2e",
             Workload::SearchTraces => "search_traces",
             Workload::GetTrace => "get_trace",
+            Workload::RmCreate => "rm_create",
+            Workload::MvCreate => "mv_create",
+            Workload::MvSearch => "mv_search",
+            Workload::PromptAlias => "prompt_alias",
             Workload::ArtifactLargePut => "artifact_large_put",
             Workload::ArtifactLargeGet => "artifact_large_get",
             Workload::ArtifactSmallPut => "artifact_small_put",
@@ -121,6 +137,10 @@ impl Workload {
                 "traces/get of a {}-span trace, 1 client: p50 / p99 ms",
                 thousands(crate::traces::GET_TRACE_SPANS as f64)
             ),
+            Workload::RmCreate => crate::registry::label_rm_create(s.clients),
+            Workload::MvCreate => crate::registry::label_mv_create(s.clients),
+            Workload::MvSearch => crate::registry::label_mv_search(s.search_runs),
+            Workload::PromptAlias => crate::registry::label_prompt_alias(),
             Workload::ArtifactLargePut => {
                 crate::artifacts::label_large_put(s.artifact_large_mib, s.artifact_large_reps)
             }
@@ -286,6 +306,10 @@ pub async fn run(w: Workload, ctx: &Ctx<'_>) -> Result<Outcome> {
         Workload::TraceE2e => crate::traces::trace_e2e(ctx).await,
         Workload::SearchTraces => crate::traces::search_traces(ctx).await,
         Workload::GetTrace => crate::traces::get_trace(ctx).await,
+        Workload::RmCreate => crate::registry::rm_create(ctx).await,
+        Workload::MvCreate => crate::registry::mv_create(ctx).await,
+        Workload::MvSearch => crate::registry::mv_search(ctx).await,
+        Workload::PromptAlias => crate::registry::prompt_alias(ctx).await,
         Workload::ArtifactLargePut => crate::artifacts::large(ctx, true).await,
         Workload::ArtifactLargeGet => crate::artifacts::large(ctx, false).await,
         Workload::ArtifactSmallPut => crate::artifacts::small(ctx, true).await,

@@ -15,11 +15,11 @@ pub mod genai;
 pub mod handlers;
 pub mod logged_model_artifacts;
 pub mod logged_models;
+pub mod otlp;
 pub mod registry;
 pub mod requests;
 pub mod retention;
 pub mod security;
-pub mod otlp;
 pub mod traces;
 pub mod webhooks;
 

@@ -24,14 +24,14 @@ use async_trait::async_trait;
 use base64::Engine;
 pub use db::Db;
 pub use genai::GenAiStore;
-pub use registry::RegistryStore;
-pub use traces::TraceStore;
-pub use webhooks::WebhookStore;
 pub use logged_models::{CreateLoggedModel, LoggedModelStore, SearchLoggedModels};
 use mlflow_domain::tracking::{
     DatasetInput, Experiment, Metric, ModelInput, Run, RunInfo, Tag, ViewType,
 };
 use mlflow_domain::{Error, Result};
+pub use registry::RegistryStore;
+pub use traces::TraceStore;
+pub use webhooks::WebhookStore;
 
 /// One page of a search, with the token for the next page when there is one.
 #[derive(Debug, Clone)]

@@ -577,7 +577,10 @@ async fn log_batch_limits(s: TestServer) {
     let got = s.get_run(&id).await;
     assert_eq!(got["data"]["params"].as_array().unwrap().len(), 100);
     assert_eq!(got["data"]["tags"].as_array().unwrap().len(), 101);
-    assert_eq!(got["data"]["params"][0]["value"].as_str().unwrap().len(), 5000);
+    assert_eq!(
+        got["data"]["params"][0]["value"].as_str().unwrap().len(),
+        5000
+    );
 }
 
 async fn log_batch_param_conflict_is_atomic(s: TestServer) {
