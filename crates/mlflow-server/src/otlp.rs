@@ -505,7 +505,7 @@ fn translate(attrs: &mut Vec<(String, String)>) {
         let from_keys = ["gen_ai.response.model", "gen_ai.request.model"]
             .iter()
             .find_map(|k| attr(attrs, k).filter(|v| !v.is_empty()))
-            .map(|v| try_parse_json_string(v));
+            .map(try_parse_json_string);
         let from_io = || {
             ["mlflow.spanInputs", "mlflow.spanOutputs"]
                 .iter()

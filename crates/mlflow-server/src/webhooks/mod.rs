@@ -148,6 +148,9 @@ impl WebhookConfig {
     }
 }
 
+/// Subscribers per event, with the time they were loaded (`MLFLOW_WEBHOOK_CACHE_TTL`).
+type SubscriberCache = Mutex<HashMap<WebhookEvent, (Instant, Arc<Vec<Webhook>>)>>;
+
 /// The webhook service: store access, secret cipher, HTTP client, delivery worker.
 pub struct Webhooks {
     store: Arc<dyn WebhookStore>,
@@ -155,7 +158,7 @@ pub struct Webhooks {
     cipher: Fernet,
     client: reqwest::Client,
     notify: Notify,
-    cache: Mutex<HashMap<WebhookEvent, (Instant, Arc<Vec<Webhook>>)>>,
+    cache: SubscriberCache,
     owner: String,
 }
 

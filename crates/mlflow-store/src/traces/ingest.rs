@@ -304,7 +304,7 @@ impl SqlStore {
                             .iter()
                             .any(Option::is_some),
                         any_cost: (13..16)
-                            .map(|i| r.opt_i64_at(i).or_else(|_| Ok::<_, Error>(Some(0))))
+                            .map(|i| r.opt_i64_at(i).or(Ok::<_, Error>(Some(0))))
                             .collect::<Result<Vec<_>>>()?
                             .iter()
                             .any(Option::is_some),
