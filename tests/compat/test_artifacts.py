@@ -16,6 +16,7 @@ import sys
 import time
 
 import pytest
+import mlflow
 import requests
 
 from compat_server import Database, Server, default_kind, free_port
@@ -357,3 +358,25 @@ def test_wire_list_errors(server, api):
     assert "run_id" in r.json()["message"]
     r = api.get("/api/2.0/mlflow/artifacts/list", params={"run_id": "0" * 32})
     api.error(r, 404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_sklearn_model_round_trip(target, unique):
+    """`mlflow.sklearn.log_model` then `pyfunc.load_model` by `runs:/` and `models:/<model_id>`,
+    on the local destination and on S3."""
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+
+    url, _client, kind = target
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(url)
+    try:
+        mlflow.set_experiment(f"{unique}-model-{kind}")
+        model = LinearRegression().fit(np.array([[1.0], [2.0], [3.0]]), np.array([2.0, 4.0, 6.0]))
+        with mlflow.start_run() as run:
+            info = mlflow.sklearn.log_model(model, name="model")
+        assert info.model_id.startswith("m-")
+        for uri in (f"runs:/{run.info.run_id}/model", f"models:/{info.model_id}"):
+            loaded = mlflow.pyfunc.load_model(uri)
+            assert np.allclose(loaded.predict(np.array([[4.0]])), [8.0]), uri
+    finally:
+        mlflow.set_tracking_uri(previous)
