@@ -102,6 +102,9 @@ pub struct VersionRef {
     pub value: Option<String>,
     #[serde(deserialize_with = "opt_string")]
     pub alias: Option<String>,
+    /// Our extension: move or delete a protected alias anyway.
+    #[serde(alias = "overrideProtection", deserialize_with = "opt_bool")]
+    pub override_protection: Option<bool>,
 }
 
 fn tags_of(kvs: &[KeyValue]) -> Vec<Tag> {
@@ -437,7 +440,7 @@ pub async fn set_alias(
     let alias = required(&r.alias, "alias")?;
     let version = required(&r.version, "version")?;
     s.registry
-        .set_registered_model_alias(name, alias, version)
+        .set_registered_model_alias(name, alias, version, r.override_protection.unwrap_or(false))
         .await?;
     webhooks::events::alias(&s, name, alias, Some(version)).await;
     Ok(Json(json!({})))
@@ -451,7 +454,7 @@ pub async fn delete_alias(
     let name = required(&r.name, "name")?;
     let alias = required(&r.alias, "alias")?;
     s.registry
-        .delete_registered_model_alias(name, alias)
+        .delete_registered_model_alias(name, alias, r.override_protection.unwrap_or(false))
         .await?;
     webhooks::events::alias(&s, name, alias, None).await;
     Ok(Json(json!({})))

@@ -268,6 +268,7 @@ backend_tests!(
     delete_cascades,
     versions_and_stages,
     aliases,
+    protected_aliases,
     tags,
     search_registered_models,
     search_model_versions,
@@ -1169,4 +1170,84 @@ async fn concurrent_versions_are_gap_free(s: Server) {
         )
         .await;
     assert_eq!(all["model_versions"].as_array().map(Vec::len), Some(16));
+}
+
+/// Our opt-in: a protected alias moves or goes away only with `override_protection`.
+async fn protected_aliases(s: Server) {
+    s.create_model("p").await;
+    s.create_version("p", "s3://b/1").await;
+    s.create_version("p", "s3://b/2").await;
+    s.post(
+        "registered-models/set-tag",
+        json!({"name": "p", "key": "mlflow-rs.protected_alias.champ", "value": "true"}),
+    )
+    .await;
+    // The first assignment and re-pointing at the same version are allowed.
+    for _ in 0..2 {
+        s.post(
+            "registered-models/alias",
+            json!({"name": "p", "alias": "champ", "version": "1"}),
+        )
+        .await;
+    }
+    let moved = s
+        .call(
+            Method::POST,
+            "registered-models/alias",
+            Some(json!({"name": "p", "alias": "champ", "version": "2"})),
+        )
+        .await;
+    assert_err(
+        &moved,
+        400,
+        "INVALID_PARAMETER_VALUE",
+        "Alias 'champ' of registered model 'p' is protected (tag 'mlflow-rs.protected_alias.champ' = 'true') and points at version 1; pass override_protection=true to move it.",
+    );
+    let deleted = s
+        .call(
+            Method::DELETE,
+            "registered-models/alias",
+            Some(json!({"name": "p", "alias": "champ"})),
+        )
+        .await;
+    assert_eq!(deleted.0, 400, "{deleted:?}");
+    let v = s
+        .get(
+            "registered-models/alias",
+            json!({"name": "p", "alias": "champ"}),
+        )
+        .await;
+    assert_eq!(v["model_version"]["version"], "1");
+    // Unprotected aliases on the same model move freely.
+    s.post(
+        "registered-models/alias",
+        json!({"name": "p", "alias": "other", "version": "1"}),
+    )
+    .await;
+    s.post(
+        "registered-models/alias",
+        json!({"name": "p", "alias": "other", "version": "2"}),
+    )
+    .await;
+    // With the override the protected alias moves, then can be deleted.
+    s.post(
+        "registered-models/alias",
+        json!({"name": "p", "alias": "champ", "version": "2", "override_protection": true}),
+    )
+    .await;
+    let v = s
+        .get(
+            "registered-models/alias",
+            json!({"name": "p", "alias": "champ"}),
+        )
+        .await;
+    assert_eq!(v["model_version"]["version"], "2");
+    let r = s
+        .call(
+            Method::DELETE,
+            "registered-models/alias",
+            Some(json!({"name": "p", "alias": "champ", "override_protection": true})),
+        )
+        .await;
+    assert_eq!(r.0, 200, "{r:?}");
 }

@@ -41,6 +41,12 @@ pub struct CreateModelVersion {
 }
 
 /// Everything the registry API needs from storage.
+/// Registered-model tag prefix that protects an alias (our opt-in extension): with the tag
+/// `mlflow-rs.protected_alias.<alias>` = `true` on a model, that alias cannot be moved to another
+/// version or deleted unless the request sets `override_protection`. The official client never
+/// sets such tags, so it never trips over this.
+pub const PROTECTED_ALIAS_TAG_PREFIX: &str = "mlflow-rs.protected_alias.";
+
 #[async_trait]
 pub trait RegistryStore: Send + Sync + 'static {
     async fn create_registered_model(
@@ -102,13 +108,22 @@ pub trait RegistryStore: Send + Sync + 'static {
     ) -> Result<()>;
     async fn delete_model_version_tag(&self, name: &str, version: &str, key: &str) -> Result<()>;
 
+    /// Sets (or moves) an alias. A protected alias (see [`PROTECTED_ALIAS_TAG_PREFIX`]) that
+    /// already points at another version moves only with `override_protection`.
     async fn set_registered_model_alias(
         &self,
         name: &str,
         alias: &str,
         version: &str,
+        override_protection: bool,
     ) -> Result<()>;
-    async fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()>;
+    /// Deletes an alias; a protected one only with `override_protection`.
+    async fn delete_registered_model_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        override_protection: bool,
+    ) -> Result<()>;
     async fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion>;
 }
 
@@ -221,11 +236,19 @@ impl RegistryStore for SqlStore {
         name: &str,
         alias: &str,
         version: &str,
+        override_protection: bool,
     ) -> Result<()> {
-        self.set_alias_impl(name, alias, version).await
+        self.set_alias_impl(name, alias, version, override_protection)
+            .await
     }
-    async fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()> {
-        self.delete_alias_impl(name, alias).await
+    async fn delete_registered_model_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        override_protection: bool,
+    ) -> Result<()> {
+        self.delete_alias_impl(name, alias, override_protection)
+            .await
     }
     async fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
         self.get_model_version_by_alias_impl(name, alias).await

@@ -2,7 +2,7 @@
 //! download URI, search, tags and aliases.
 
 use super::models::{latest_per_stage, model_version_from_row, search_err, version_num};
-use super::{CreateModelVersion, WORKSPACE};
+use super::{CreateModelVersion, PROTECTED_ALIAS_TAG_PREFIX, WORKSPACE};
 use crate::db::{RowExt, args_from, db_err};
 use crate::{Page, SqlStore, decode_page_token, encode_page_token};
 use mlflow_domain::registry::{
@@ -504,11 +504,69 @@ impl SqlStore {
         tx.commit().await.map_err(db_err)
     }
 
+    /// Refuses to move or delete a protected alias unless overridden. `new_version` is the
+    /// target of a move (`None` for a delete); re-pointing an alias at its current version and
+    /// the first assignment of a protected alias are always allowed.
+    async fn check_alias_protection(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        name: &str,
+        alias: &str,
+        new_version: Option<i64>,
+        override_protection: bool,
+    ) -> Result<()> {
+        if override_protection {
+            return Ok(());
+        }
+        let kc = self.db.key_col();
+        let tag = format!("{PROTECTED_ALIAS_TAG_PREFIX}{alias}");
+        let protected = sqlx::query(self.db.sql(&format!(
+            "SELECT value FROM registered_model_tags WHERE workspace = ? AND name = ? AND {kc} = ?"
+        )))
+        .bind(WORKSPACE)
+        .bind(name.to_string())
+        .bind(tag.clone())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_err)?
+        .map(|r| r.str_at(0))
+        .transpose()?
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        if !protected {
+            return Ok(());
+        }
+        let current = sqlx::query(self.db.sql(
+            "SELECT version FROM registered_model_aliases WHERE workspace = ? AND name = ? AND alias = ?",
+        ))
+        .bind(WORKSPACE)
+        .bind(name.to_string())
+        .bind(alias.to_string())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_err)?
+        .map(|r| r.i64_at(0))
+        .transpose()?;
+        match (current, new_version) {
+            (None, _) => Ok(()),
+            (Some(cur), Some(new)) if cur == new => Ok(()),
+            (Some(cur), _) => Err(Error::invalid(format!(
+                "Alias '{alias}' of registered model '{name}' is protected (tag '{tag}' = 'true') \
+                 and points at version {cur}; pass override_protection=true to {} it.",
+                if new_version.is_some() {
+                    "move"
+                } else {
+                    "delete"
+                }
+            ))),
+        }
+    }
+
     pub(crate) async fn set_alias_impl(
         &self,
         name: &str,
         alias: &str,
         version: &str,
+        override_protection: bool,
     ) -> Result<()> {
         validate_model_name(name)?;
         validate_alias_name(alias)?;
@@ -516,6 +574,8 @@ impl SqlStore {
         let v = parse_model_version(version)?;
         let mut tx = self.db.begin_write().await?;
         self.require_version(&mut tx, name, v).await?;
+        self.check_alias_protection(&mut tx, name, alias, Some(v), override_protection)
+            .await?;
         let updated = sqlx::query(self.db.sql(
             "UPDATE registered_model_aliases SET version = ? WHERE workspace = ? AND name = ? AND alias = ?",
         ))
@@ -541,11 +601,18 @@ impl SqlStore {
         tx.commit().await.map_err(db_err)
     }
 
-    pub(crate) async fn delete_alias_impl(&self, name: &str, alias: &str) -> Result<()> {
+    pub(crate) async fn delete_alias_impl(
+        &self,
+        name: &str,
+        alias: &str,
+        override_protection: bool,
+    ) -> Result<()> {
         validate_model_name(name)?;
         validate_alias_name(alias)?;
         let mut tx = self.db.begin_write().await?;
         self.require_registered_model(&mut tx, name, false).await?;
+        self.check_alias_protection(&mut tx, name, alias, None, override_protection)
+            .await?;
         sqlx::query(self.db.sql(
             "DELETE FROM registered_model_aliases WHERE workspace = ? AND name = ? AND alias = ?",
         ))
