@@ -85,6 +85,10 @@ pub fn artifact_routes() -> Router<AppState> {
         )
         .route("/get-artifact", get(get_run_artifact))
         .route(
+            "/model-versions/get-artifact",
+            get(get_model_version_artifact),
+        )
+        .route(
             "/ajax-api/2.0/mlflow/upload-artifact",
             post(upload_run_artifact),
         )
@@ -847,6 +851,63 @@ pub async fn get_run_artifact(
             .or(r.run_uuid.as_deref())
             .ok_or_else(|| ApiError(Error::missing("run_id")))?;
         let (_, repo, full) = run_location(&s, run_id, &rel).await?;
+        match repo.get(&full).await? {
+            Fetched::File(d) => Ok(file_response(rel.file_name(), d)),
+            Fetched::Directory => Err(ApiError(Error::invalid(format!(
+                "Artifact path refers to a directory, not a file: '{full}'"
+            )))),
+        }
+    };
+    match run.await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct GetModelVersionArtifact {
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub path: Option<String>,
+}
+
+/// `/model-versions/get-artifact?name&version&path`: a file of a registered model version, read
+/// from the version's download URI (the UI's model-version file viewer).
+pub async fn get_model_version_artifact(
+    State(s): State<AppState>,
+    matched: Option<MatchedPath>,
+    uri: axum::http::Uri,
+    msg: Result<Msg<GetModelVersionArtifact>, ApiError>,
+) -> Response {
+    if s.config.artifacts_only {
+        return artifacts_only(flask_rule(matched.as_ref(), uri.path()));
+    }
+    let r = match msg {
+        Ok(Msg { value, .. }) => value,
+        Err(e) => return e.into_response(),
+    };
+    let Some(path) = r.path.as_deref() else {
+        return flask_bad_request();
+    };
+    let run = async {
+        let rel = RelPath::parse(path)?;
+        let name = required(&r.name, "name")?;
+        let version = required(&r.version, "version")?;
+        let mut download_uri = s
+            .registry
+            .get_model_version_download_uri(name, version)
+            .await?;
+        // `runs:/<run_id>/<path>` sources resolve against the run's artifact root.
+        if let Some(rest) = download_uri.strip_prefix("runs:/") {
+            let rest = rest.trim_start_matches('/');
+            let (run_id, sub) = rest.split_once('/').unwrap_or((rest, ""));
+            let run = s.store.get_run(run_id).await?;
+            download_uri = mlflow_store::append_to_uri_path(&run.info.artifact_uri, sub);
+        }
+        let (repo, root, _) =
+            resolver(&s)?.for_run_root(&download_uri, s.config.serve_artifacts)?;
+        let full = root.join(&rel);
         match repo.get(&full).await? {
             Fetched::File(d) => Ok(file_response(rel.file_name(), d)),
             Fetched::Directory => Err(ApiError(Error::invalid(format!(
