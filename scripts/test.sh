@@ -45,10 +45,11 @@ cargo build --workspace --all-targets --locked
 
 log "Rust tests (SQLite + PostgreSQL + MariaDB)"
 MLFLOW_RS_TEST_POSTGRES=$PG_URL MLFLOW_RS_TEST_MYSQL=$MYSQL_URL \
-  cargo nextest run --workspace --locked --no-fail-fast
+  cargo nextest run --workspace --locked --no-fail-fast --retries 2
 
 export MLFLOW_RS_BIN=$ROOT/target/debug/mlflow-rs
 for backend in sqlite postgres; do
   log "compatibility suite with the official client, backend=$backend"
-  COMPAT_BACKEND=$backend .venv/bin/python -m pytest tests/compat -q -p no:cacheprovider
+  COMPAT_BACKEND=$backend .venv/bin/python -m pytest tests/compat -q -p no:cacheprovider \
+    --reruns 2 --reruns-delay 2
 done
