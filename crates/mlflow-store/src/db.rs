@@ -270,6 +270,16 @@ fn short_db_message(e: &sqlx::Error) -> String {
     }
 }
 
+/// True when a store error came from a unique/primary-key violation (after [`db_err`] turned
+/// it into an INTERNAL_ERROR), for callers that retry a transaction that lost an insert race.
+pub fn is_unique_violation_error(e: &Error) -> bool {
+    e.code == mlflow_domain::ErrorCode::InternalError
+        && (e.message.contains("UNIQUE constraint failed")
+            || e.message
+                .contains("duplicate key value violates unique constraint")
+            || e.message.contains("Duplicate entry"))
+}
+
 /// True when the error is a unique/primary-key violation.
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {

@@ -129,11 +129,27 @@ pub trait TraceStore: Send + Sync + 'static {
 
 #[async_trait]
 impl TraceStore for SqlStore {
+    // The client sends a trace's spans (OTLP) and its info (StartTraceV3) concurrently, and
+    // both may create the `trace_info` row. On PostgreSQL/MySQL two transactions can both see
+    // no row and both insert; the loser gets a unique violation. Retrying the whole
+    // transaction is correct: the second attempt sees the committed row and merges into it.
     async fn start_trace(&self, info: TraceInfo) -> Result<TraceInfo> {
-        self.start_trace_impl(info).await
+        let mut attempt = 0;
+        loop {
+            match self.start_trace_impl(info.clone()).await {
+                Err(e) if attempt < 3 && crate::db::is_unique_violation_error(&e) => attempt += 1,
+                r => return r,
+            }
+        }
     }
     async fn log_spans(&self, experiment_id: &str, spans: Vec<SpanRow>) -> Result<()> {
-        self.log_spans_impl(experiment_id, spans).await
+        let mut attempt = 0;
+        loop {
+            match self.log_spans_impl(experiment_id, spans.clone()).await {
+                Err(e) if attempt < 3 && crate::db::is_unique_violation_error(&e) => attempt += 1,
+                r => return r,
+            }
+        }
     }
     async fn get_trace_info(&self, trace_id: &str) -> Result<TraceInfo> {
         self.get_trace_info_impl(trace_id).await
