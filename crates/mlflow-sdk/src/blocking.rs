@@ -242,6 +242,57 @@ impl Client {
         fn download_artifacts_from(&self, artifact_uri: &str, path: &str, dst_dir: &Path) -> PathBuf;
         /// See [`crate::Client::read_artifact`].
         fn read_artifact(&self, artifact_uri: &str, path: &str) -> bytes::Bytes;
+        /// See [`crate::Client::create_webhook`].
+        ///
+        /// ```no_run
+        /// use mlflow_sdk::{CreateWebhook, WebhookEvent};
+        /// let client = mlflow_sdk::blocking::Client::from_env()?;
+        /// let hook = client.create_webhook(CreateWebhook::new("ci", "https://ci.example.com/hook", [WebhookEvent::model_version_created()]))?;
+        /// # Ok::<(), mlflow_sdk::Error>(())
+        /// ```
+        fn create_webhook(&self, req: crate::CreateWebhook) -> crate::Webhook;
+        /// See [`crate::Client::get_webhook`].
+        ///
+        /// ```no_run
+        /// let client = mlflow_sdk::blocking::Client::from_env()?;
+        /// let hook = client.get_webhook("0b7c…")?;
+        /// # Ok::<(), mlflow_sdk::Error>(())
+        /// ```
+        fn get_webhook(&self, webhook_id: &str) -> crate::Webhook;
+        /// See [`crate::Client::list_webhooks_page`].
+        ///
+        /// ```no_run
+        /// let client = mlflow_sdk::blocking::Client::from_env()?;
+        /// let page = client.list_webhooks_page(Some(50), None)?;
+        /// # Ok::<(), mlflow_sdk::Error>(())
+        /// ```
+        fn list_webhooks_page(&self, max_results: Option<i64>, page_token: Option<String>) -> Page<crate::Webhook>;
+        /// See [`crate::Client::update_webhook`].
+        ///
+        /// ```no_run
+        /// use mlflow_sdk::{UpdateWebhook, WebhookStatus};
+        /// let client = mlflow_sdk::blocking::Client::from_env()?;
+        /// client.update_webhook("0b7c…", UpdateWebhook::new().status(WebhookStatus::Disabled))?;
+        /// # Ok::<(), mlflow_sdk::Error>(())
+        /// ```
+        fn update_webhook(&self, webhook_id: &str, req: crate::UpdateWebhook) -> crate::Webhook;
+        /// See [`crate::Client::delete_webhook`].
+        ///
+        /// ```no_run
+        /// let client = mlflow_sdk::blocking::Client::from_env()?;
+        /// client.delete_webhook("0b7c…")?;
+        /// # Ok::<(), mlflow_sdk::Error>(())
+        /// ```
+        fn delete_webhook(&self, webhook_id: &str) -> ();
+        /// See [`crate::Client::test_webhook`].
+        ///
+        /// ```no_run
+        /// let client = mlflow_sdk::blocking::Client::from_env()?;
+        /// let result = client.test_webhook("0b7c…", None)?;
+        /// println!("{}", result.success);
+        /// # Ok::<(), mlflow_sdk::Error>(())
+        /// ```
+        fn test_webhook(&self, webhook_id: &str, event: Option<crate::WebhookEvent>) -> crate::WebhookTestResult;
     }
 
     /// Runs [`crate::evaluate::evaluate`] synchronously.
@@ -271,6 +322,19 @@ impl Client {
     /// All experiments matching `q` (every page).
     pub fn search_experiments(&self, q: SearchQuery) -> Result<Vec<Experiment>> {
         block_on(crate::Client::collect(self.inner.search_experiments(q)))
+    }
+
+    /// All webhooks (every page, `page_size` at a time; server default when `None`).
+    ///
+    /// ```no_run
+    /// let client = mlflow_sdk::blocking::Client::from_env()?;
+    /// for hook in client.list_webhooks(None)? {
+    ///     println!("{} -> {}", hook.name, hook.url);
+    /// }
+    /// # Ok::<(), mlflow_sdk::Error>(())
+    /// ```
+    pub fn list_webhooks(&self, page_size: Option<i64>) -> Result<Vec<crate::Webhook>> {
+        block_on(crate::Client::collect(self.inner.list_webhooks(page_size)))
     }
 
     /// An iterator over the runs matching `q`, fetching one page at a time.

@@ -43,6 +43,7 @@ mod traces;
 pub mod tracing_layer;
 mod types;
 mod util;
+mod webhooks;
 
 pub use client::{
     Client, CreateRun, MAX_ENTITIES_PER_BATCH, MAX_METRICS_PER_BATCH, MAX_PARAMS_PER_BATCH,
@@ -56,6 +57,9 @@ pub use prompts::{ChatMessage, Prompt, PromptTemplate};
 pub use registry::CreateModelVersion;
 pub use types::*;
 pub use util::{now_ms, now_ns, rfc3339_from_ns, rfc3339_to_ms};
+pub use webhooks::{
+    CreateWebhook, UpdateWebhook, Webhook, WebhookEvent, WebhookStatus, WebhookTestResult,
+};
 
 /// Items used by the code the [`trace`] macro generates. Not a stable API.
 #[doc(hidden)]

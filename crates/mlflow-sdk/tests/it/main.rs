@@ -6,6 +6,7 @@ mod common;
 mod macro_usage;
 mod scenarios;
 mod transport;
+mod webhooks;
 
 use common::{Server, py, unique};
 use mlflow_sdk::fluent::{self, RunOptions};
@@ -77,6 +78,12 @@ fn ours_tracing() {
     tracing_scenario(&srv);
 }
 
+#[test]
+fn ours_webhooks() {
+    let Some(srv) = Server::ours() else { return };
+    rt().block_on(webhooks::webhooks(&srv));
+}
+
 /// Everything against the official server (one process: it is slow to start).
 #[test]
 fn official_server_suite() {
@@ -90,6 +97,7 @@ fn official_server_suite() {
         scenarios::registry_and_prompts(&srv).await;
         scenarios::logged_models(&srv).await;
         scenarios::evaluation(&srv).await;
+        webhooks::webhooks(&srv).await;
     });
     fluent_scenario(&srv);
     tracing_scenario(&srv);
