@@ -1,5 +1,5 @@
 //! Tracing API handlers: OTLP ingest (`/v1/traces`), trace infos (v3 and the v2 fallbacks),
-//! traces with spans, search, tags, deletes, run links and assessments.
+//! traces with spans, search, tags, deletes, run and prompt links, and assessments.
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -65,6 +65,7 @@ pub fn v2_routes() -> axum::Router<AppState> {
         )
         .route("/traces/delete-traces", post(delete_traces))
         .route("/traces/link-to-run", post(link_traces_to_run))
+        .route("/traces/link-prompts", post(link_prompts_to_trace))
         .route("/get-trace-artifact", get(get_trace_artifact))
 }
 
@@ -541,6 +542,134 @@ pub async fn link_traces_to_run(
     }
     let run = required(&r.run_id, "run_id")?;
     s.traces.link_traces_to_run(&r.trace_ids, run).await?;
+    Ok(Json(json!({})))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LinkPromptsToTrace {
+    #[serde(alias = "traceId")]
+    trace_id: Option<Value>,
+    /// `[{"name": ..., "version": ...}]` (`PromptVersionRef`, both strings on the wire).
+    #[serde(alias = "promptVersions")]
+    prompt_versions: Option<Value>,
+}
+
+/// Python's `type(value).__name__` for a decoded JSON value.
+fn py_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+/// `json.dumps(value, sort_keys=True, separators=(",", ":"))`, as `invalid_value` shows it.
+fn py_dumps(v: &Value) -> String {
+    match v {
+        Value::String(s) => mlflow_domain::validation::py_json_str(s),
+        Value::Array(a) => format!("[{}]", a.iter().map(py_dumps).collect::<Vec<_>>().join(",")),
+        Value::Object(o) => {
+            let mut kv: Vec<(&String, &Value)> = o.iter().collect();
+            kv.sort_by(|a, b| a.0.cmp(b.0));
+            let items: Vec<String> = kv
+                .into_iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}:{}",
+                        mlflow_domain::validation::py_json_str(k),
+                        py_dumps(v)
+                    )
+                })
+                .collect();
+            format!("{{{}}}", items.join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The schema's type-validator failure (`_assert_string`, `_assert_array`).
+fn wrong_type(param: &str, v: &Value) -> ApiError {
+    ApiError(mlflow_domain::validation::invalid_value(
+        param,
+        &py_dumps(v),
+        Some(&format!(
+            " Hint: Value was of type '{}'. See the API docs for more information about \
+             request parameters.",
+            py_type(v)
+        )),
+    ))
+}
+
+/// `LinkPromptsToTrace`: links prompt versions to a trace through `entity_associations`. The
+/// server does not touch the `mlflow.linkedPrompts` tag; the client sets it itself.
+pub async fn link_prompts_to_trace(
+    State(s): State<AppState>,
+    Msg { value: r, .. }: Msg<LinkPromptsToTrace>,
+) -> JsonResult {
+    // The official schema is `trace_id: [_assert_string, _assert_required]` and
+    // `prompt_versions: [_assert_array, _assert_required]`; the type checks only run when the
+    // body does not parse as the proto (a non-string where a string belongs, ...).
+    let string_or_absent =
+        |v: Option<&Value>| matches!(v, None | Some(Value::Null | Value::String(_)));
+    let proto_ok = string_or_absent(r.trace_id.as_ref())
+        && match &r.prompt_versions {
+            None => true,
+            Some(Value::Array(items)) => items.iter().all(|i| {
+                i.as_object().is_some_and(|o| {
+                    string_or_absent(o.get("name")) && string_or_absent(o.get("version"))
+                })
+            }),
+            Some(_) => false,
+        };
+    let null = Value::Null;
+    let trace_id = match &r.trace_id {
+        Some(Value::String(t)) if !t.is_empty() => t.as_str(),
+        Some(Value::String(_)) => return Err(ApiError(Error::missing("trace_id"))),
+        None if proto_ok => return Err(ApiError(Error::missing("trace_id"))),
+        other => return Err(wrong_type("trace_id", other.as_ref().unwrap_or(&null))),
+    };
+    let items = match &r.prompt_versions {
+        Some(Value::Array(items)) => items,
+        None if proto_ok => return Err(ApiError(Error::missing("prompt_versions"))),
+        other => {
+            return Err(wrong_type(
+                "prompt_versions",
+                other.as_ref().unwrap_or(&null),
+            ));
+        }
+    };
+    // The official handler builds `PromptVersion(name, int(version))`: the ID it links is
+    // `name/<int>`. A version that is not an integer is a 500 there; here it is a 400.
+    let mut versions = Vec::with_capacity(items.len());
+    for item in items {
+        let field = |k: &str| item.get(k).filter(|v| !v.is_null());
+        let name = match field("name") {
+            Some(Value::String(n)) => n.clone(),
+            Some(other) => other.to_string(),
+            None => String::new(),
+        };
+        let version = match field("version") {
+            Some(Value::String(v)) => v.trim().parse::<i64>().ok(),
+            Some(Value::Number(n)) => n.as_i64(),
+            _ => None,
+        };
+        let Some(version) = version else {
+            return Err(ApiError(mlflow_domain::validation::invalid_value(
+                "prompt_versions",
+                &py_dumps(field("version").unwrap_or(&null)),
+                Some(&format!(
+                    "the version of prompt '{name}' must be an integer."
+                )),
+            )));
+        };
+        versions.push((name, version));
+    }
+    s.traces.link_prompts_to_trace(trace_id, &versions).await?;
     Ok(Json(json!({})))
 }
 

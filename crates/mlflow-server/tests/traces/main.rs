@@ -1,6 +1,6 @@
 //! HTTP tests of the tracing API: OTLP ingest (protobuf and JSON, gzip), StartTraceV3 merge,
-//! get / batchGet, search filters, tags, deletes, run links and assessments. Each runs once per
-//! configured backend (the harness is shared with the `it` target).
+//! get / batchGet, search filters, tags, deletes, run and prompt links, and assessments. Each
+//! runs once per configured backend (the harness is shared with the `it` target).
 
 #[path = "../it/common.rs"]
 #[macro_use]
@@ -581,10 +581,134 @@ async fn search_and_assessments(srv: TestServer) {
     assert!(ids(&srv, &exp, "").await.is_empty());
 }
 
+async fn link_prompts(srv: TestServer) {
+    let exp = srv.create_experiment("traces-prompts").await;
+    export(&srv, &exp, &request(4, 1_700_000_000_000)).await;
+    export(&srv, &exp, &request(5, 1_700_000_100_000)).await;
+    // Trace 5 stays unlinked, so the prompt filters below must pick trace 4 only.
+    let a = trace_id(4);
+    const PATH: &str = "/api/2.0/mlflow/traces/link-prompts";
+    let body = json!({"trace_id": a, "prompt_versions": [
+        {"name": "qa", "version": "1"}, {"name": "qa", "version": "2"}]});
+    assert_eq!(srv.post_ok(PATH, body.clone()).await, json!({}));
+    assert_eq!(ids(&srv, &exp, "prompt = 'qa/1'").await, vec![a.clone()]);
+    assert_eq!(ids(&srv, &exp, "prompt = 'qa/2'").await, vec![a.clone()]);
+    assert!(ids(&srv, &exp, "prompt = 'qa/3'").await.is_empty());
+    // Idempotent: the same links again, and "01" is the same version as "1" (`int(version)`).
+    assert_eq!(srv.post_ok(PATH, body.clone()).await, json!({}));
+    srv.post_ok(
+        PATH,
+        json!({"trace_id": a, "prompt_versions": [{"name": "qa", "version": "01"}]}),
+    )
+    .await;
+    assert_eq!(ids(&srv, &exp, "prompt = 'qa/1'").await, vec![a.clone()]);
+    // Concurrent duplicate links all succeed (the primary key absorbs the race).
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (srv, a) = (srv.clone(), a.clone());
+            tokio::spawn(async move {
+                srv.post(
+                    "/ajax-api/2.0/mlflow/traces/link-prompts",
+                    json!({"traceId": a, "promptVersions": [{"name": "race", "version": "3"}]}),
+                )
+                .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        let (st, out) = t.await.expect("join");
+        assert_eq!(st, StatusCode::OK, "{out}");
+        assert_eq!(out, json!({}));
+    }
+    assert_eq!(ids(&srv, &exp, "prompt = 'race/3'").await, vec![a.clone()]);
+    assert_eq!(
+        ids(&srv, &exp, "prompt = 'qa/1' AND prompt = 'race/3'").await,
+        vec![a.clone()]
+    );
+    assert_eq!(ids(&srv, &exp, "").await.len(), 2);
+    // The server does not set the linkedPrompts tag (the client does).
+    let info = srv
+        .get_ok(&format!("/api/3.0/mlflow/traces/{a}"), &[])
+        .await;
+    assert!(
+        info["trace"]["trace_info"]["tags"]
+            .get("mlflow.linkedPrompts")
+            .is_none(),
+        "{info}"
+    );
+    // Empty list: a no-op, even for a trace that does not exist.
+    assert_eq!(
+        srv.post_ok(PATH, json!({"trace_id": "tr-nope", "prompt_versions": []}))
+            .await,
+        json!({})
+    );
+    assert_eq!(ids(&srv, &exp, "prompt = 'qa/1'").await, vec![a.clone()]);
+
+    common::assert_error(
+        &srv.post(
+            PATH,
+            json!({"trace_id": "tr-nope", "prompt_versions": [{"name": "qa", "version": "1"}]}),
+        )
+        .await,
+        404,
+        "RESOURCE_DOES_NOT_EXIST",
+        "Trace with ID 'tr-nope' not found.",
+    );
+    common::assert_error(
+        &srv.post(
+            PATH,
+            json!({"prompt_versions": [{"name": "qa", "version": "1"}]}),
+        )
+        .await,
+        400,
+        "INVALID_PARAMETER_VALUE",
+        &common::missing("trace_id"),
+    );
+    common::assert_error(
+        &srv.post(PATH, json!({"trace_id": "", "prompt_versions": []}))
+            .await,
+        400,
+        "INVALID_PARAMETER_VALUE",
+        &common::missing("trace_id"),
+    );
+    common::assert_error(
+        &srv.post(PATH, json!({"trace_id": a})).await,
+        400,
+        "INVALID_PARAMETER_VALUE",
+        &common::missing("prompt_versions"),
+    );
+    common::assert_error(
+        &srv.post(PATH, json!({"trace_id": 7, "prompt_versions": []}))
+            .await,
+        400,
+        "INVALID_PARAMETER_VALUE",
+        "Invalid value 7 for parameter 'trace_id' supplied:  Hint: Value was of type 'int'. \
+         See the API docs for more information about request parameters.",
+    );
+    common::assert_error(
+        &srv.post(PATH, json!({"trace_id": a, "prompt_versions": "qa/1"}))
+            .await,
+        400,
+        "INVALID_PARAMETER_VALUE",
+        "Invalid value \"qa/1\" for parameter 'prompt_versions' supplied:  Hint: Value was of \
+         type 'str'. See the API docs for more information about request parameters.",
+    );
+    let (st, e) = srv
+        .post(
+            PATH,
+            json!({"trace_id": a, "prompt_versions": [{"name": "qa", "version": "v1"}]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{e}");
+    assert_eq!(e["error_code"], "INVALID_PARAMETER_VALUE");
+    assert!(ids(&srv, &exp, "prompt = 'qa/v1'").await.is_empty());
+}
+
 backend_tests!(
     ingest_and_get,
     otlp_json_gzip_and_errors,
-    search_and_assessments
+    search_and_assessments,
+    link_prompts
 );
 
 #[allow(dead_code)]

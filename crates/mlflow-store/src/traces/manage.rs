@@ -1,4 +1,4 @@
-//! Trace tags, deletes, run links and assessments.
+//! Trace tags, deletes, run and prompt links, and assessments.
 
 use super::AssessmentUpdate;
 use super::read::{assessment_cols, assessment_from_row};
@@ -228,6 +228,81 @@ impl SqlStore {
         }
         q.execute(&db.write).await.map_err(db_err)?;
         Ok(())
+    }
+
+    /// `LinkPromptsToTrace`: one `entity_associations` row per prompt version
+    /// (`trace` → `prompt_version`, destination `name/version`); links that already exist,
+    /// including ones a concurrent request inserted first, are left alone.
+    pub(crate) async fn link_prompts_to_trace_impl(
+        &self,
+        trace_id: &str,
+        prompt_versions: &[(String, i64)],
+    ) -> Result<()> {
+        if prompt_versions.is_empty() {
+            return Ok(());
+        }
+        let db = &self.db;
+        let mut ids: Vec<String> = Vec::with_capacity(prompt_versions.len());
+        for (name, version) in prompt_versions {
+            let id = format!("{name}/{version}");
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        // `destination_id` is VARCHAR(36): PostgreSQL rejects a longer value and MySQL's
+        // INSERT IGNORE would silently truncate it, so refuse it up front (the official server
+        // answers BAD_REQUEST with the driver's error; SQLite does not enforce the length).
+        if db.dialect != mlflow_search::Dialect::Sqlite
+            && let Some(long) = ids.iter().find(|id| id.chars().count() > 36)
+        {
+            return Err(Error::new(
+                mlflow_domain::ErrorCode::BadRequest,
+                format!(
+                    "Cannot link prompt version '{long}' to a trace: the prompt version ID \
+                     (name/version) exceeds 36 characters, the size of \
+                     entity_associations.destination_id."
+                ),
+            ));
+        }
+        let mut tx = db.begin_write().await?;
+        let found = sqlx::query(db.sql("SELECT request_id FROM trace_info WHERE request_id = ?"))
+            .bind(trace_id.to_owned())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if found.is_none() {
+            return Err(Error::not_found(format!(
+                "Trace with ID '{trace_id}' not found."
+            )));
+        }
+        let now = now_ms();
+        for chunk in ids.chunks(500) {
+            let sql = insert_ignore_sql(
+                db.dialect,
+                "entity_associations",
+                &[
+                    "association_id",
+                    "source_type",
+                    "source_id",
+                    "destination_type",
+                    "destination_id",
+                    "created_time",
+                ],
+                chunk.len(),
+            );
+            let mut q = sqlx::query(db.sql(&sql)).persistent(false);
+            for id in chunk {
+                q = q
+                    .bind(uuid::Uuid::new_v4().simple().to_string())
+                    .bind("trace")
+                    .bind(trace_id.to_owned())
+                    .bind("prompt_version")
+                    .bind(id.clone())
+                    .bind(now);
+            }
+            q.execute(&mut *tx).await.map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
     }
 
     /// Inserts (or with `upsert`, replaces) one assessment row.

@@ -5,7 +5,7 @@
 //! - `ingest.rs`: `start_trace` (StartTraceV3) and `log_spans` (OTLP), both merging into
 //!   whatever row the other created first, with the official precedence rules.
 //! - `read.rs`: trace-info loading, get/batch-get with span contents, search.
-//! - `manage.rs`: tags, deletes, run links, assessments.
+//! - `manage.rs`: tags, deletes, run and prompt links, assessments.
 //!
 //! Deliberate gaps: the UI rollup tables (`sql_*_daily_rollups`, rebuild queue) are not
 //! maintained; session-scoped assessment siblings are not expanded in search.
@@ -104,6 +104,12 @@ pub trait TraceStore: Send + Sync + 'static {
         trace_ids: &[String],
     ) -> Result<i64>;
     async fn link_traces_to_run(&self, trace_ids: &[String], run_id: &str) -> Result<()>;
+    /// LinkPromptsToTrace: links `(name, version)` prompt versions to a trace (idempotent).
+    async fn link_prompts_to_trace(
+        &self,
+        trace_id: &str,
+        prompt_versions: &[(String, i64)],
+    ) -> Result<()>;
     async fn create_assessment(&self, assessment: Assessment) -> Result<Assessment>;
     async fn get_assessment(&self, trace_id: &str, assessment_id: &str) -> Result<Assessment>;
     async fn update_assessment(
@@ -181,6 +187,14 @@ impl TraceStore for SqlStore {
     }
     async fn link_traces_to_run(&self, trace_ids: &[String], run_id: &str) -> Result<()> {
         self.link_traces_to_run_impl(trace_ids, run_id).await
+    }
+    async fn link_prompts_to_trace(
+        &self,
+        trace_id: &str,
+        prompt_versions: &[(String, i64)],
+    ) -> Result<()> {
+        self.link_prompts_to_trace_impl(trace_id, prompt_versions)
+            .await
     }
     async fn create_assessment(&self, assessment: Assessment) -> Result<Assessment> {
         self.create_assessment_impl(assessment).await
