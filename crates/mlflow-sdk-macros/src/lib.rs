@@ -101,11 +101,11 @@ fn expand(args: Args, func: ItemFn) -> TokenStream2 {
             }
             let key = ident.to_string();
             inserts.push(quote! {
-                __mlflow_inputs.insert(#key.to_string(), {
+                __mlflow_args.push((#key, {
                     #[allow(unused_imports)]
                     use #p::{ViaSerialize as _, ViaDebug as _, ViaTypeName as _};
                     (&&&#p::Wrap(&#ident)).__mlflow_json()
-                });
+                }));
             });
         }
     }
@@ -125,7 +125,7 @@ fn expand(args: Args, func: ItemFn) -> TokenStream2 {
                             #[allow(unused_imports)]
                             use #p::{ViaSerialize as _, ViaDebug as _, ViaTypeName as _};
                             let __j = (&&&#p::Wrap(__v)).__mlflow_json();
-                            __mlflow_span.record("mlflow.spanOutputs", #p::to_json_string(__j).as_str());
+                            #p::record_json(&__mlflow_span, "mlflow.spanOutputs", __j);
                         }
                         ::core::result::Result::Err(__e) => {
                             #[allow(unused_imports)]
@@ -141,7 +141,7 @@ fn expand(args: Args, func: ItemFn) -> TokenStream2 {
                         #[allow(unused_imports)]
                         use #p::{ViaSerialize as _, ViaDebug as _, ViaTypeName as _};
                         let __j = (&&&#p::Wrap(&__mlflow_ret)).__mlflow_json();
-                        __mlflow_span.record("mlflow.spanOutputs", #p::to_json_string(__j).as_str());
+                        #p::record_json(&__mlflow_span, "mlflow.spanOutputs", __j);
                     }
                 }
             };
@@ -149,25 +149,32 @@ fn expand(args: Args, func: ItemFn) -> TokenStream2 {
         }
     };
 
+    let n_args = inserts.len();
+    // The arguments are serialized inside the `span!` field list, which `tracing` evaluates
+    // only when some subscriber enables the span; they reach `MlflowLayer` through a
+    // thread-local hand-off (no JSON text round trip, no extra `record` call).
     let make_span = quote! {
         let __mlflow_span = #p::tracing::span!(
             target: "mlflow",
             #p::tracing::Level::INFO,
             #name,
-            mlflow.spanInputs = #p::tracing::field::Empty,
+            mlflow.spanInputs = #p::stash_call(
+                {
+                    #[allow(unused_mut)]
+                    let mut __mlflow_args = ::std::vec::Vec::with_capacity(#n_args);
+                    #(#inserts)*
+                    __mlflow_args
+                },
+                #span_type,
+                #fn_name,
+            ),
             mlflow.spanOutputs = #p::tracing::field::Empty,
+            // For other layers; `MlflowLayer` already has both from the hand-off.
             mlflow.spanType = #span_type,
             mlflow.spanFunctionName = #fn_name,
             error = #p::tracing::field::Empty,
         );
-        if !__mlflow_span.is_disabled() {
-            let mut __mlflow_inputs = #p::serde_json::Map::new();
-            #(#inserts)*
-            __mlflow_span.record(
-                "mlflow.spanInputs",
-                #p::to_json_string(#p::serde_json::Value::Object(__mlflow_inputs)).as_str(),
-            );
-        }
+        #p::clear_handoff();
     };
 
     let body = if sig.asyncness.is_some() {

@@ -46,8 +46,10 @@ where
     F::Output: Send,
 {
     if tokio::runtime::Handle::try_current().is_ok() {
+        // The helper thread keeps the caller's current span (prompt loads link to its trace).
+        let span = tracing::Span::current();
         std::thread::scope(|s| {
-            s.spawn(|| runtime().block_on(fut))
+            s.spawn(|| runtime().block_on(tracing::Instrument::instrument(fut, span)))
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p))
         })
@@ -204,6 +206,8 @@ impl Client {
         fn delete_traces(&self, experiment_id: &str, trace_ids: &[String]) -> i64;
         /// See [`crate::Client::link_traces_to_run`].
         fn link_traces_to_run(&self, trace_ids: &[String], run_id: &str) -> ();
+        /// See [`crate::Client::link_prompts_to_trace`].
+        fn link_prompts_to_trace(&self, trace_id: &str, prompts: &[(String, String)]) -> ();
         /// See [`crate::Client::rename_registered_model`].
         fn rename_registered_model(&self, name: &str, new_name: &str) -> RegisteredModel;
         /// See [`crate::Client::update_registered_model`].
@@ -300,7 +304,9 @@ impl Client {
         &self,
         experiment_id: &str,
         data: &[crate::evaluate::EvalRecord],
-        predict: impl Fn(&serde_json::Value) -> std::result::Result<serde_json::Value, String> + Send,
+        predict: impl Fn(&serde_json::Value) -> std::result::Result<serde_json::Value, String>
+        + Send
+        + Sync,
         scorers: &[crate::evaluate::Scorer],
     ) -> Result<crate::evaluate::EvalResult> {
         block_on(crate::evaluate::evaluate(

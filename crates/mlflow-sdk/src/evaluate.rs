@@ -74,6 +74,35 @@ pub struct ScoreInput<'a> {
     pub latency: Duration,
     /// The row's trace.
     pub trace_id: &'a str,
+    /// Token usage summed over the LLM spans the predict function recorded (through
+    /// [`crate::tracing_layer::MlflowLayer`]), as in the trace's `mlflow.trace.tokenUsage`.
+    pub token_usage: Option<TokenUsage>,
+}
+
+/// Token counts of a trace.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TokenUsage {
+    /// Prompt tokens.
+    pub input_tokens: i64,
+    /// Completion tokens.
+    pub output_tokens: i64,
+    /// Total tokens.
+    pub total_tokens: i64,
+}
+
+impl TokenUsage {
+    /// Reads `{"input_tokens", "output_tokens", "total_tokens"}` JSON text (trace metadata).
+    pub fn from_json_text(text: &str) -> Option<TokenUsage> {
+        let v: Value = serde_json::from_str(text).ok()?;
+        let get = |k: &str| v.get(k).and_then(Value::as_i64);
+        let (i, o) = (get("input_tokens"), get("output_tokens"));
+        let t = get("total_tokens").or_else(|| Some(i.unwrap_or(0) + o.unwrap_or(0)));
+        (i.is_some() || o.is_some() || get("total_tokens").is_some()).then(|| TokenUsage {
+            input_tokens: i.unwrap_or(0),
+            output_tokens: o.unwrap_or(0),
+            total_tokens: t.unwrap_or(0),
+        })
+    }
 }
 
 type ScoreFn = dyn Fn(&ScoreInput<'_>) -> std::result::Result<Value, String> + Send + Sync;
@@ -164,6 +193,35 @@ impl Scorer {
     pub fn latency() -> Self {
         Scorer::from_fn("latency", |s| json!(s.latency.as_secs_f64()))
     }
+
+    /// `total_tokens`, `input_tokens`, `output_tokens`: the token counts the predict function's
+    /// LLM spans recorded (needs an installed [`crate::tracing_layer::MlflowLayer`]; rows
+    /// without token usage get a scorer error instead of a value).
+    ///
+    /// ```
+    /// use mlflow_sdk::evaluate::Scorer;
+    /// let scorers = Scorer::token_counts();
+    /// assert_eq!(scorers[0].name(), "total_tokens");
+    /// ```
+    pub fn token_counts() -> Vec<Self> {
+        type Pick = fn(&TokenUsage) -> i64;
+        let pick: [(&str, Pick); 3] = [
+            ("total_tokens", |u| u.total_tokens),
+            ("input_tokens", |u| u.input_tokens),
+            ("output_tokens", |u| u.output_tokens),
+        ];
+        pick.into_iter()
+            .map(|(name, f)| {
+                Scorer::try_from_fn(name, move |s| {
+                    s.token_usage.as_ref().map(|u| json!(f(u))).ok_or_else(|| {
+                        "no token usage in this row's trace (record LLM spans with \
+                         input_tokens/output_tokens under MlflowLayer)"
+                            .to_string()
+                    })
+                })
+            })
+            .collect()
+    }
 }
 
 /// One evaluated row.
@@ -186,6 +244,100 @@ pub struct EvalResult {
     pub metrics: BTreeMap<String, f64>,
     /// Per-row results.
     pub rows: Vec<EvalRow>,
+}
+
+/// What running the predict function on one row produced: its output, latency, the row's
+/// trace id and root span id (hex), and the trace's token usage.
+type Predicted = (
+    std::result::Result<Value, String>,
+    Duration,
+    String,
+    String,
+    Option<TokenUsage>,
+);
+
+/// Runs `predict` inside a root `tracing` span when an [`crate::tracing_layer::MlflowLayer`] is
+/// installed, so the spans it records (LLM calls, tools) become the row's trace, exported by
+/// the layer; `None` when no layer records the span.
+async fn predict_traced(
+    client: &Client,
+    meta: &TraceMeta,
+    inputs: &Value,
+    predict: &impl Fn(&Value) -> std::result::Result<Value, String>,
+) -> Result<Option<Predicted>> {
+    use crate::tracing_layer::macro_support::record_json;
+    let span = crate::tracing_layer::with_trace_meta(meta.clone(), || {
+        tracing::info_span!(
+            target: "mlflow",
+            parent: None,
+            "predict",
+            mlflow.spanType = "CHAIN",
+            mlflow.spanInputs = tracing::field::Empty,
+            mlflow.spanOutputs = tracing::field::Empty,
+            error = tracing::field::Empty,
+        )
+    });
+    let Some((trace_id, span_id)) = crate::tracing_layer::span_ids(&span) else {
+        return Ok(None);
+    };
+    record_json(&span, "mlflow.spanInputs", inputs.clone());
+    let t0 = Instant::now();
+    let out = span.in_scope(|| predict(inputs));
+    let latency = t0.elapsed();
+    match &out {
+        Ok(v) => record_json(&span, "mlflow.spanOutputs", v.clone()),
+        Err(e) => {
+            span.record("error", e.as_str());
+        }
+    }
+    drop(span); // closes the root: the layer queues the trace
+    // Wait until the layer's exporter sent it (a blocking wait, off the async threads).
+    let exporters = crate::tracing_layer::registered_exporters();
+    tokio::task::spawn_blocking(move || exporters.iter().try_for_each(|e| e.flush()))
+        .await
+        .map_err(|e| Error::Background(format!("waiting for the trace exporter: {e}")))??;
+    let tid = format!("tr-{}", crate::util::hex(&trace_id));
+    let info = client.get_trace_info(&tid).await?;
+    let usage = info
+        .trace_metadata
+        .get(keys::TRACE_TOKEN_USAGE)
+        .and_then(|t| TokenUsage::from_json_text(t));
+    Ok(Some((out, latency, tid, crate::util::hex(&span_id), usage)))
+}
+
+/// Runs `predict` and records a one-span trace for it directly (no `tracing` layer).
+async fn predict_untraced(
+    client: &Client,
+    experiment_id: &str,
+    meta: &TraceMeta,
+    inputs: &Value,
+    predict: &impl Fn(&Value) -> std::result::Result<Value, String>,
+) -> Result<Predicted> {
+    let start_ns = now_ns();
+    let t0 = Instant::now();
+    let out = predict(inputs);
+    let latency = t0.elapsed();
+    let trace_id = random_trace_id();
+    let root = SpanRecord {
+        trace_id,
+        span_id: random_span_id(),
+        parent_span_id: None,
+        name: "predict".into(),
+        start_time_ns: start_ns,
+        end_time_ns: start_ns + latency.as_nanos() as u64,
+        attributes: vec![
+            (keys::SPAN_TYPE.into(), json!("CHAIN")),
+            (keys::INPUTS.into(), inputs.clone()),
+            (keys::OUTPUTS.into(), out.clone().unwrap_or(Value::Null)),
+        ],
+        events: Vec::new(),
+        error: out.as_ref().err().cloned(),
+    };
+    let spans = vec![root];
+    let mut info = trace_info(&spans, meta);
+    export_one_trace(client, experiment_id, &mut info, &spans).await?;
+    let root_span = crate::util::hex(&spans[0].span_id);
+    Ok((out, latency, info.trace_id, root_span, None))
 }
 
 /// Numeric value of a feedback for aggregation (`_cast_assessment_value_to_float`).
@@ -233,40 +385,19 @@ async fn evaluate_in_run(
     let mut values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut trace_ids = Vec::new();
     for rec in data {
-        let start_ns = now_ns();
-        let t0 = Instant::now();
-        let out = predict(&rec.inputs);
-        let latency = t0.elapsed();
-        let trace_id = random_trace_id();
-        let root = SpanRecord {
-            trace_id,
-            span_id: random_span_id(),
-            parent_span_id: None,
-            name: "predict".into(),
-            start_time_ns: start_ns,
-            end_time_ns: start_ns + latency.as_nanos() as u64,
-            attributes: vec![
-                (
-                    keys::REQUEST_ID.into(),
-                    json!(format!("tr-{}", crate::util::hex(&trace_id))),
-                ),
-                (keys::SPAN_TYPE.into(), json!("CHAIN")),
-                (keys::INPUTS.into(), rec.inputs.clone()),
-                (keys::OUTPUTS.into(), out.clone().unwrap_or(Value::Null)),
-            ],
-            events: Vec::new(),
-            error: out.as_ref().err().cloned(),
-        };
-        let spans = vec![root];
         let meta = TraceMeta {
             experiment_id: Some(experiment_id.into()),
             run_id: Some(run_id.into()),
         };
-        let mut info = trace_info(&spans, &meta);
-        export_one_trace(client, experiment_id, &mut info, &spans).await?;
-        let tid = info.trace_id.clone();
+        let (out, latency, tid, root_span, token_usage) =
+            match predict_traced(client, &meta, &rec.inputs, &predict).await? {
+                Some(done) => done,
+                None => {
+                    predict_untraced(client, experiment_id, &meta, &rec.inputs, &predict).await?
+                }
+            };
         trace_ids.push(tid.clone());
-        let root_span = crate::util::hex(&spans[0].span_id);
+
         let md: BTreeMap<String, String> =
             [(SOURCE_RUN_ID_KEY.to_string(), run_id.to_string())].into();
 
@@ -288,6 +419,7 @@ async fn evaluate_in_run(
             expectations: &rec.expectations,
             latency,
             trace_id: &tid,
+            token_usage,
         };
         let mut scores = BTreeMap::new();
         for s in scorers {

@@ -6,7 +6,9 @@
 //! queued so far is on the server and report what could not be sent (after the client's
 //! retries) instead of swallowing it. Unsent metrics stay queued and are retried on the next
 //! flush. Dropping an [`ActiveRun`] flushes and ends the run `FINISHED`, or `FAILED` when the
-//! thread is panicking.
+//! thread is panicking. When the process exits (`main` returns or `std::process::exit`) with
+//! metrics still queued or runs still active, an exit hook sends the metrics and ends the runs
+//! `FINISHED`, as the official client's `atexit` handler does (see `MLFLOW_SDK_EXIT_TIMEOUT`).
 //!
 //! ```no_run
 //! use mlflow_sdk::fluent;
@@ -225,6 +227,7 @@ pub fn start_run(opts: RunOptions) -> Result<ActiveRun> {
         }
     };
     state().runs.push(Arc::from(run_id.as_str()));
+    crate::exit::ensure_hook();
     Ok(ActiveRun {
         run_id,
         ended: false,
@@ -361,6 +364,32 @@ pub fn flush() -> Result<()> {
     batcher().flush()
 }
 
+/// [`flush`] without starting the batcher thread when nothing was ever queued.
+pub(crate) fn flush_if_started() -> Result<()> {
+    match BATCHER.get() {
+        Some(b) => b.flush(),
+        None => Ok(()),
+    }
+}
+
+/// Ends every active run `FINISHED`, innermost first (the exit hook); returns the failures.
+pub(crate) fn end_all_runs() -> Vec<String> {
+    let mut errors = Vec::new();
+    loop {
+        let Some(run_id) = state().runs.last().map(|r| r.to_string()) else {
+            break;
+        };
+        let run = ActiveRun {
+            run_id: run_id.clone(),
+            ended: false,
+        };
+        if let Err(e) = run.end() {
+            errors.push(format!("ending run {run_id}: {e}"));
+        }
+    }
+    errors
+}
+
 /// The queue between callers and the sender thread.
 ///
 /// Callers push under a mutex (no allocation besides the metric itself, no syscall unless the
@@ -393,9 +422,11 @@ struct Inner {
     sender_idle: bool,
 }
 
+static BATCHER: OnceLock<&'static Batcher> = OnceLock::new();
+
 fn batcher() -> &'static Batcher {
-    static B: OnceLock<&'static Batcher> = OnceLock::new();
-    B.get_or_init(|| {
+    BATCHER.get_or_init(|| {
+        crate::exit::ensure_hook();
         let b: &'static Batcher = Box::leak(Box::new(Batcher {
             inner: Mutex::new(Inner {
                 queue: VecDeque::new(),

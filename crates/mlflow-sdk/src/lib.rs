@@ -34,6 +34,7 @@ mod client;
 mod config;
 mod error;
 pub mod evaluate;
+mod exit;
 pub mod fluent;
 mod http;
 mod logged_models;

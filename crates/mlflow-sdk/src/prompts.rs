@@ -505,8 +505,15 @@ impl Client {
         }
     }
 
-    /// Loads version `version` of prompt `name` (cached).
+    /// Loads version `version` of prompt `name` (cached). Inside a trace recorded by
+    /// [`crate::tracing_layer::MlflowLayer`], the version is linked to that trace.
     pub async fn load_prompt_version(&self, name: &str, version: &str) -> Result<Prompt> {
+        let p = self.load_prompt_version_cached(name, version).await?;
+        crate::tracing_layer::note_prompt_in_current_trace(&p.name, &p.version);
+        Ok(p)
+    }
+
+    async fn load_prompt_version_cached(&self, name: &str, version: &str) -> Result<Prompt> {
         let key = (
             name.to_string(),
             version.to_string(),
@@ -526,7 +533,15 @@ impl Client {
     }
 
     /// Loads the version `alias` points at (cached for 60 s). `latest` is the highest version.
+    /// Inside a traced span, the version is linked to the trace (see
+    /// [`Client::load_prompt_version`]).
     pub async fn load_prompt_alias(&self, name: &str, alias: &str) -> Result<Prompt> {
+        let p = self.load_prompt_alias_cached(name, alias).await?;
+        crate::tracing_layer::note_prompt_in_current_trace(&p.name, &p.version);
+        Ok(p)
+    }
+
+    async fn load_prompt_alias_cached(&self, name: &str, alias: &str) -> Result<Prompt> {
         let key = (name.to_string(), alias.to_string(), PromptRefKind::Alias);
         if let Some((at, p)) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(&key)
             && at.elapsed() < ALIAS_TTL

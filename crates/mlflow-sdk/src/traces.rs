@@ -335,6 +335,43 @@ impl Client {
         Ok(())
     }
 
+    /// Links prompt versions (`(name, version)`) to a trace: `POST
+    /// /api/2.0/mlflow/traces/link-prompts` records the association (searchable with
+    /// `prompt = 'name/version'`), then the trace's `mlflow.linkedPrompts` tag is extended, as
+    /// the official `link_prompt_versions_to_trace` does.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// client.link_prompts_to_trace("tr-0123", &[("qa".into(), "1".into())]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn link_prompts_to_trace(
+        &self,
+        trace_id: &str,
+        prompts: &[(String, String)],
+    ) -> Result<()> {
+        if prompts.is_empty() {
+            return Ok(());
+        }
+        let refs: Vec<Value> = prompts
+            .iter()
+            .map(|(n, v)| json!({"name": n, "version": v}))
+            .collect();
+        let _: Value = self
+            .post(
+                "/api/2.0/mlflow/traces/link-prompts",
+                json!({"trace_id": trace_id, "prompt_versions": refs}),
+            )
+            .await?;
+        let info = self.get_trace_info(trace_id).await?;
+        let current = info.tags.get(LINKED_PROMPTS_TAG).map(String::as_str);
+        if let Some(updated) = linked_prompts_tag(current, prompts)? {
+            self.set_trace_tag(trace_id, LINKED_PROMPTS_TAG, &updated)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Creates an assessment (feedback or expectation) on its `trace_id`.
     pub async fn create_assessment(&self, assessment: &Assessment) -> Result<Assessment> {
         let r: AssessmentResp = self
@@ -389,4 +426,35 @@ impl Client {
             .await?;
         Ok(())
     }
+}
+
+/// Trace tag listing the prompt versions used by a trace (`TraceTagKey.LINKED_PROMPTS`).
+pub(crate) const LINKED_PROMPTS_TAG: &str = "mlflow.linkedPrompts";
+
+/// The `mlflow.linkedPrompts` value with `prompts` added (JSON list of `{"name", "version"}`,
+/// written like Python's `json.dumps`); `None` when nothing changes.
+pub(crate) fn linked_prompts_tag(
+    current: Option<&str>,
+    prompts: &[(String, String)],
+) -> Result<Option<String>> {
+    let mut list: Vec<Value> = match current {
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Array(items)) => items,
+            _ => {
+                return Err(Error::invalid(format!(
+                    "Invalid format for '{LINKED_PROMPTS_TAG}' tag: {text}"
+                )));
+            }
+        },
+        None => Vec::new(),
+    };
+    let mut changed = false;
+    for (name, version) in prompts {
+        let entry = json!({"name": name, "version": version});
+        if !list.contains(&entry) {
+            list.push(entry);
+            changed = true;
+        }
+    }
+    Ok(changed.then(|| crate::prompts::py_json_dumps(&Value::Array(list))))
 }

@@ -46,9 +46,11 @@ use crate::config::ClientConfig;
 use crate::error::{Error, Result};
 use crate::traces::{SpanEventRecord, SpanRecord};
 use crate::types::{TraceInfo, TraceLocation};
-use crate::util::{hex, now_ns, random_span_id, random_trace_id, rfc3339_from_ns};
+use crate::util::{now_ns, random_span_id, random_trace_id, rfc3339_from_ns};
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -84,23 +86,111 @@ const MAX_METADATA: usize = 250;
 /// Finished spans kept per open trace (bounded memory for very long traces).
 const MAX_SPANS_PER_TRACE: usize = 10_000;
 
-/// Per-span state kept in the registry's extensions.
+/// Per-span state kept in the registry's extensions, then (once closed) in the trace's
+/// buffer. It is built for a cheap traced thread: keys are the `'static` field names, the
+/// span name borrows the callsite's, known span types are `'static`, and `#[trace]` arguments
+/// stay a list; the exporter thread turns it into a [`SpanRecord`] ([`finish_span`]).
 struct SpanState {
     trace_id: [u8; 16],
     span_id: [u8; 8],
     parent: Option<[u8; 8]>,
-    name: String,
+    name: Cow<'static, str>,
     start_ns: u64,
-    attributes: Map<String, Value>,
-    usage: BTreeMap<&'static str, i64>,
+    end_ns: u64,
+    attributes: Vec<(&'static str, Attr)>,
+    /// input, output, total tokens.
+    usage: [Option<i64>; 3],
     events: Vec<SpanEventRecord>,
     error: Option<String>,
 }
 
+/// An attribute value as recorded on the traced thread.
+enum Attr {
+    Json(Value),
+    Static(&'static str),
+    /// `#[trace]` arguments: the JSON object is built on the exporter thread.
+    Args(Vec<(&'static str, Value)>),
+}
+
+impl Attr {
+    fn into_json(self) -> Value {
+        match self {
+            Attr::Json(v) => v,
+            Attr::Static(s) => Value::String(s.to_string()),
+            Attr::Args(args) => Value::Object(
+                args.into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect::<Map<String, Value>>(),
+            ),
+        }
+    }
+}
+
+impl SpanState {
+    fn set(&mut self, key: &'static str, value: Attr) {
+        match self.attributes.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.attributes.push((key, value)),
+        }
+    }
+    fn has(&self, key: &str) -> bool {
+        self.attributes.iter().any(|(k, _)| *k == key)
+    }
+}
+
+/// Span types the official client knows, as `'static` strings (no allocation per span).
+fn static_span_type(s: &str) -> Option<&'static str> {
+    const TYPES: [&str; 13] = [
+        "UNKNOWN",
+        "LLM",
+        "CHAIN",
+        "AGENT",
+        "TOOL",
+        "CHAT_MODEL",
+        "RETRIEVER",
+        "PARSER",
+        "EMBEDDING",
+        "RERANKER",
+        "MEMORY",
+        "WORKFLOW",
+        "TASK",
+    ];
+    TYPES.iter().find(|t| **t == s).copied()
+}
+
 /// Per-root state.
+#[derive(Clone, Debug, Default)]
 pub(crate) struct TraceMeta {
     pub(crate) experiment_id: Option<String>,
     pub(crate) run_id: Option<String>,
+}
+
+thread_local! {
+    /// Experiment and run for root spans created on this thread by [`with_trace_meta`].
+    static ROOT_META: std::cell::RefCell<Option<TraceMeta>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` (which creates a root span) so that the trace goes to `meta`'s experiment and run
+/// rather than the layer's defaults (used by `evaluate`).
+pub(crate) fn with_trace_meta<R>(meta: TraceMeta, f: impl FnOnce() -> R) -> R {
+    let prev = ROOT_META.with(|m| m.replace(Some(meta)));
+    let r = f();
+    ROOT_META.with(|m| *m.borrow_mut() = prev);
+    r
+}
+
+/// The OTel trace and span ids [`MlflowLayer`] gave `span`, if it records it.
+pub(crate) fn span_ids(span: &tracing::Span) -> Option<([u8; 16], [u8; 8])> {
+    let mut ids = None;
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let data = registry.span(id)?;
+        let ext = data.extensions();
+        let st = ext.get::<SpanState>()?;
+        ids = Some((st.trace_id, st.span_id));
+        Some(())
+    });
+    ids
 }
 
 struct FieldVisitor<'a> {
@@ -113,28 +203,26 @@ impl FieldVisitor<'_> {
         match name {
             "mlflow.spanInputs" | "inputs" => {
                 self.state
-                    .attributes
-                    .insert(keys::INPUTS.into(), parse_json_str(value));
+                    .set(keys::INPUTS, Attr::Json(parse_json_str(value)));
             }
             "mlflow.spanOutputs" | "outputs" => {
                 self.state
-                    .attributes
-                    .insert(keys::OUTPUTS.into(), parse_json_str(value));
+                    .set(keys::OUTPUTS, Attr::Json(parse_json_str(value)));
             }
             "mlflow.spanType" | "span_type" => {
-                self.state.attributes.insert(keys::SPAN_TYPE.into(), value);
+                self.state.set(keys::SPAN_TYPE, Attr::Json(value));
             }
             "input_tokens" | "output_tokens" | "total_tokens" => {
                 if let Some(n) = value
                     .as_i64()
                     .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
                 {
-                    let key: &'static str = match name {
-                        "input_tokens" => "input_tokens",
-                        "output_tokens" => "output_tokens",
-                        _ => "total_tokens",
+                    let i = match name {
+                        "input_tokens" => 0,
+                        "output_tokens" => 1,
+                        _ => 2,
                     };
-                    self.state.usage.insert(key, n);
+                    self.state.usage[i] = Some(n);
                 }
             }
             "error" => {
@@ -146,11 +234,11 @@ impl FieldVisitor<'_> {
             }
             "otel.name" => {
                 if let Value::String(s) = value {
-                    self.state.name = s;
+                    self.state.name = Cow::Owned(s);
                 }
             }
             _ => {
-                self.state.attributes.insert(name.to_string(), value);
+                self.state.set(name, Attr::Json(value));
             }
         }
     }
@@ -165,6 +253,29 @@ fn parse_json_str(v: Value) -> Value {
 
 impl Visit for FieldVisitor<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        // `#[trace]` hands its inputs/outputs over as JSON values (no text round trip).
+        if let "mlflow.spanInputs" | "mlflow.spanOutputs" = field.name()
+            && let Some(h) = macro_support::take_handoff()
+        {
+            let key = if field.name() == "mlflow.spanInputs" {
+                keys::INPUTS
+            } else {
+                keys::OUTPUTS
+            };
+            match h {
+                macro_support::Handoff::Value(v) => self.state.set(key, Attr::Json(v)),
+                macro_support::Handoff::Call {
+                    args,
+                    span_type,
+                    function,
+                } => {
+                    self.state.set(keys::INPUTS, Attr::Args(args));
+                    self.state.set(keys::SPAN_TYPE, Attr::Static(span_type));
+                    self.state.set(keys::FUNCTION_NAME, Attr::Static(function));
+                }
+            }
+            return;
+        }
         self.put(field, Value::String(format!("{value:?}")));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
@@ -173,10 +284,16 @@ impl Visit for FieldVisitor<'_> {
         let key = match field.name() {
             "mlflow.spanInputs" | "inputs" => keys::INPUTS,
             "mlflow.spanOutputs" | "outputs" => keys::OUTPUTS,
+            // Set from the `#[trace]` hand-off already (fields come in declaration order).
+            "mlflow.spanFunctionName" if self.state.has(keys::FUNCTION_NAME) => return,
+            "mlflow.spanType" | "span_type" if static_span_type(value).is_some() => {
+                let t = static_span_type(value).unwrap_or("UNKNOWN");
+                return self.state.set(keys::SPAN_TYPE, Attr::Static(t));
+            }
             _ => return self.put(field, Value::String(value.to_string())),
         };
         let v = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
-        self.state.attributes.insert(key.into(), v);
+        self.state.set(key, Attr::Json(v));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.put(field, json!(value));
@@ -235,7 +352,26 @@ impl Visit for EventVisitor {
 /// Finished spans of traces whose root is still open.
 #[derive(Default)]
 struct Buffers {
-    spans: HashMap<[u8; 16], Vec<SpanRecord>>,
+    spans: HashMap<[u8; 16], Vec<SpanState>, BuildHasherDefault<IdHasher>>,
+}
+
+/// Trace ids are random: their first bytes are already a good hash (no SipHash per span).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(29) ^ u64::from_le_bytes(b))
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_usize(&mut self, _len: usize) {}
 }
 
 /// Builder of [`MlflowLayer`].
@@ -277,6 +413,8 @@ impl MlflowLayerBuilder {
             tx: tx.clone(),
             stats: stats.clone(),
         };
+        exporters().push(exporter.clone());
+        crate::exit::ensure_hook();
         Ok((
             MlflowLayer {
                 experiment_id: self.experiment_id,
@@ -371,15 +509,93 @@ impl TraceExporter {
     }
 }
 
+fn exporters() -> std::sync::MutexGuard<'static, Vec<TraceExporter>> {
+    static EXPORTERS: Mutex<Vec<TraceExporter>> = Mutex::new(Vec::new());
+    EXPORTERS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Every exporter built in this process (flushed by the exit hook).
+pub(crate) fn registered_exporters() -> Vec<TraceExporter> {
+    exporters().clone()
+}
+
 struct FinishedTrace {
     experiment_id: Option<String>,
     info: TraceInfo,
     spans: Vec<SpanRecord>,
+    /// Prompt versions loaded while the trace was open.
+    prompts: Vec<(String, String)>,
+}
+
+/// Prompt versions (`(name, version)`) by trace id.
+type PromptsByTrace = HashMap<[u8; 16], Vec<(String, String)>>;
+
+/// Prompt versions loaded inside traces that are still open.
+fn open_trace_prompts() -> std::sync::MutexGuard<'static, PromptsByTrace> {
+    static P: std::sync::OnceLock<Mutex<PromptsByTrace>> = std::sync::OnceLock::new();
+    P.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Called when a prompt version is loaded: if the current `tracing` span belongs to a trace
+/// [`MlflowLayer`] records, the prompt is linked to that trace when it is exported (the
+/// `mlflow.linkedPrompts` tag and the server-side association), as the official client links
+/// prompts loaded inside a trace.
+pub(crate) fn note_prompt_in_current_trace(name: &str, version: &str) {
+    let mut trace_id = None;
+    tracing::Span::current().with_subscriber(|(id, dispatch)| {
+        let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>() else {
+            return;
+        };
+        let Some(span) = registry.span(id) else {
+            return;
+        };
+        for s in span.scope() {
+            if let Some(st) = s.extensions().get::<SpanState>() {
+                trace_id = Some(st.trace_id);
+                return;
+            }
+        }
+    });
+    let Some(trace_id) = trace_id else { return };
+    let entry = (name.to_string(), version.to_string());
+    let mut open = open_trace_prompts();
+    let list = open.entry(trace_id).or_default();
+    if !list.contains(&entry) {
+        list.push(entry);
+    }
+}
+
+/// A trace as the traced thread hands it over: converted on the exporter thread.
+struct RawTrace {
+    meta: TraceMeta,
+    /// Root last.
+    spans: Vec<SpanState>,
+    prompts: Vec<(String, String)>,
 }
 
 enum ExportMsg {
+    Raw(Box<RawTrace>),
+    #[cfg(test)]
     Trace(Box<FinishedTrace>),
     Flush(SyncSender<()>),
+}
+
+/// Builds the exported form of a trace (spans, `TraceInfoV3`, prompt links).
+fn finish_trace(raw: RawTrace) -> FinishedTrace {
+    let spans: Vec<SpanRecord> = raw.spans.into_iter().map(finish_span).collect();
+    let mut info = trace_info(&spans, &raw.meta);
+    if let Ok(Some(tag)) = crate::traces::linked_prompts_tag(None, &raw.prompts) {
+        info.tags
+            .insert(crate::traces::LINKED_PROMPTS_TAG.to_string(), tag);
+    }
+    FinishedTrace {
+        experiment_id: raw.meta.experiment_id,
+        info,
+        spans,
+        prompts: raw.prompts,
+    }
 }
 
 impl<S> Layer<S> for MlflowLayer
@@ -406,23 +622,27 @@ where
             trace_id,
             span_id: random_span_id(),
             parent,
-            name: attrs.metadata().name().to_string(),
+            name: Cow::Borrowed(attrs.metadata().name()),
             start_ns: now_ns(),
-            attributes: Map::new(),
-            usage: BTreeMap::new(),
+            end_ns: 0,
+            attributes: Vec::with_capacity(4),
+            usage: [None; 3],
             events: Vec::new(),
             error: None,
         };
         attrs.record(&mut FieldVisitor { state: &mut state });
         let mut ext = span.extensions_mut();
         if parent.is_none() {
-            ext.insert(TraceMeta {
-                experiment_id: self
-                    .experiment_id
-                    .clone()
-                    .or_else(crate::fluent::experiment_hint),
-                run_id: crate::fluent::active_run_id(),
-            });
+            let meta = ROOT_META
+                .with(|m| m.borrow().clone())
+                .unwrap_or_else(|| TraceMeta {
+                    experiment_id: self
+                        .experiment_id
+                        .clone()
+                        .or_else(crate::fluent::experiment_hint),
+                    run_id: crate::fluent::active_run_id(),
+                });
+            ext.insert(meta);
         }
         ext.insert(state);
     }
@@ -471,19 +691,19 @@ where
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(&id) else { return };
         let mut ext = span.extensions_mut();
-        let Some(state) = ext.remove::<SpanState>() else {
+        let Some(mut state) = ext.remove::<SpanState>() else {
             return;
         };
         let meta = ext.remove::<TraceMeta>();
         drop(ext);
-        let record = finish_span(state);
-        let trace_id = record.trace_id;
-        let is_root = record.parent_span_id.is_none();
+        state.end_ns = now_ns().max(state.start_ns);
+        let trace_id = state.trace_id;
+        let is_root = state.parent.is_none();
         let mut buffers = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
         if !is_root {
             let buf = buffers.spans.entry(trace_id).or_default();
             if buf.len() < MAX_SPANS_PER_TRACE {
-                buf.push(record);
+                buf.push(state);
             } else {
                 self.stats.dropped_spans.fetch_add(1, Ordering::SeqCst);
             }
@@ -491,16 +711,16 @@ where
         }
         let mut spans = buffers.spans.remove(&trace_id).unwrap_or_default();
         drop(buffers);
-        spans.push(record);
+        spans.push(state);
         let meta = meta.unwrap_or(TraceMeta {
             experiment_id: self.experiment_id.clone(),
             run_id: None,
         });
-        let info = trace_info(&spans, &meta);
-        let msg = ExportMsg::Trace(Box::new(FinishedTrace {
-            experiment_id: meta.experiment_id,
-            info,
+        let prompts = open_trace_prompts().remove(&trace_id).unwrap_or_default();
+        let msg = ExportMsg::Raw(Box::new(RawTrace {
+            meta,
             spans,
+            prompts,
         }));
         if let Err(TrySendError::Full(_)) = self.tx.try_send(msg) {
             self.stats.dropped.fetch_add(1, Ordering::SeqCst);
@@ -509,21 +729,17 @@ where
 }
 
 fn finish_span(mut st: SpanState) -> SpanRecord {
-    let end = now_ns().max(st.start_ns);
-    st.attributes.insert(
-        keys::REQUEST_ID.into(),
-        Value::String(format!("tr-{}", hex(&st.trace_id))),
-    );
-    st.attributes
-        .entry(keys::SPAN_TYPE)
-        .or_insert_with(|| Value::String("UNKNOWN".into()));
-    if !st.usage.is_empty() {
-        let i = st.usage.get("input_tokens").copied().unwrap_or(0);
-        let o = st.usage.get("output_tokens").copied().unwrap_or(0);
-        let t = st.usage.get("total_tokens").copied().unwrap_or(i + o);
-        st.attributes.insert(
-            keys::CHAT_USAGE.into(),
-            json!({"input_tokens": i, "output_tokens": o, "total_tokens": t}),
+    let end = st.end_ns.max(st.start_ns);
+    if !st.has(keys::SPAN_TYPE) {
+        st.set(keys::SPAN_TYPE, Attr::Static("UNKNOWN"));
+    }
+    if st.usage.iter().any(Option::is_some) {
+        let i = st.usage[0].unwrap_or(0);
+        let o = st.usage[1].unwrap_or(0);
+        let t = st.usage[2].unwrap_or(i + o);
+        st.set(
+            keys::CHAT_USAGE,
+            Attr::Json(json!({"input_tokens": i, "output_tokens": o, "total_tokens": t})),
         );
     }
     let mut events = st.events;
@@ -540,10 +756,14 @@ fn finish_span(mut st: SpanState) -> SpanRecord {
         trace_id: st.trace_id,
         span_id: st.span_id,
         parent_span_id: st.parent,
-        name: st.name,
+        name: st.name.into_owned(),
         start_time_ns: st.start_ns,
         end_time_ns: end,
-        attributes: st.attributes.into_iter().collect(),
+        attributes: st
+            .attributes
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.into_json()))
+            .collect(),
         events,
         error: st.error,
     }
@@ -703,6 +923,7 @@ pub(crate) async fn export_one_trace(
         experiment_id: Some(experiment_id.to_string()),
         info: info.clone(),
         spans: spans.to_vec(),
+        prompts: Vec::new(),
     };
     export_one(client, &mut t, &mut supported).await?;
     *info = t.info;
@@ -719,6 +940,15 @@ async fn export_one(
         None => crate::fluent::active_experiment_id_async(client).await?,
     };
     t.info.trace_location = TraceLocation::experiment(exp.clone());
+    // The trace id attribute every span carries, added here rather than on the traced
+    // thread when each span closes.
+    let request_id = Value::String(t.info.trace_id.clone());
+    for span in &mut t.spans {
+        if span.attribute(keys::REQUEST_ID).is_none() {
+            span.attributes
+                .push((keys::REQUEST_ID.to_string(), request_id.clone()));
+        }
+    }
     if *spans_supported && let Err(e) = client.log_spans(&exp, &t.spans).await {
         let unsupported = matches!(e.status(), Some(404) | Some(501))
             || e.to_string()
@@ -742,15 +972,74 @@ async fn export_one(
             .put_artifact_bytes(art, "traces.json", body.into_bytes())
             .await?;
     }
+    if !t.prompts.is_empty() {
+        // The tag went with the trace info; this records the searchable association. A server
+        // without the endpoint keeps the tag only (the official client ignores that too).
+        let refs: Vec<Value> = t
+            .prompts
+            .iter()
+            .map(|(n, v)| json!({"name": n, "version": v}))
+            .collect();
+        let linked: Result<Value> = client
+            .post(
+                "/api/2.0/mlflow/traces/link-prompts",
+                json!({"trace_id": t.info.trace_id, "prompt_versions": refs}),
+            )
+            .await;
+        if let Err(e) = linked
+            && !matches!(e.status(), Some(404) | Some(501))
+        {
+            return Err(e);
+        }
+    }
     Ok(())
 }
 
+/// Traces exported concurrently (each is an OTLP request plus a StartTraceV3 call).
+const EXPORT_CONCURRENCY: usize = 8;
+
 fn export_worker(client: Client, rx: Receiver<ExportMsg>, stats: Arc<Stats>) {
-    let mut spans_supported = true;
-    while let Ok(msg) = rx.recv() {
-        match msg {
-            ExportMsg::Trace(mut t) => {
-                match blocking::block_on(export_one(&client, &mut t, &mut spans_supported)) {
+    let spans_supported = std::sync::atomic::AtomicBool::new(true);
+    while let Ok(first) = rx.recv() {
+        // Take what is already queued (up to a bound) and export it concurrently; a flush
+        // request is answered once everything queued before it is done.
+        let mut batch = Vec::new();
+        let mut flushes = Vec::new();
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                ExportMsg::Raw(raw) => batch.push(Box::new(finish_trace(*raw))),
+                #[cfg(test)]
+                ExportMsg::Trace(t) => batch.push(t),
+                ExportMsg::Flush(reply) => {
+                    flushes.push(reply);
+                    break;
+                }
+            }
+            if batch.len() < 4 * EXPORT_CONCURRENCY {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            use futures::StreamExt;
+            let results: Vec<Result<()>> = blocking::block_on(
+                futures::stream::iter(batch.iter_mut().map(|t| {
+                    let client = &client;
+                    let supported = &spans_supported;
+                    async move {
+                        let mut ok = supported.load(Ordering::Relaxed);
+                        let r = export_one(client, t, &mut ok).await;
+                        if !ok {
+                            supported.store(false, Ordering::Relaxed);
+                        }
+                        r
+                    }
+                }))
+                .buffer_unordered(EXPORT_CONCURRENCY)
+                .collect(),
+            );
+            for r in results {
+                match r {
                     Ok(()) => {
                         stats.exported.fetch_add(1, Ordering::SeqCst);
                     }
@@ -761,9 +1050,9 @@ fn export_worker(client: Client, rx: Receiver<ExportMsg>, stats: Arc<Stats>) {
                     }
                 }
             }
-            ExportMsg::Flush(reply) => {
-                let _ = reply.send(());
-            }
+        }
+        for reply in flushes {
+            let _ = reply.send(());
         }
     }
 }
@@ -849,6 +1138,85 @@ pub mod macro_support {
     /// JSON text of a value.
     pub fn to_json_string(v: Value) -> String {
         serde_json::to_string(&v).unwrap_or_default()
+    }
+
+    /// What `#[trace]` code hands to `MlflowLayer` during one span creation or `record` call.
+    pub enum Handoff {
+        /// A JSON value (outputs, or inputs recorded by other code).
+        Value(Value),
+        /// A call: its arguments, span type and function name (all recorded at span creation).
+        Call {
+            /// `(argument name, JSON value)`.
+            args: Vec<(&'static str, Value)>,
+            /// Span type.
+            span_type: &'static str,
+            /// Function name.
+            function: &'static str,
+        },
+    }
+
+    thread_local! {
+        /// A value on its way from `#[trace]` code to `MlflowLayer`: the layer runs inside the
+        /// same synchronous span creation / `record` call, on this thread.
+        static HANDOFF: std::cell::Cell<Option<Handoff>> = const { std::cell::Cell::new(None) };
+    }
+
+    /// What `#[trace]` records in place of the value: other layers (`fmt`) that see it before
+    /// `MlflowLayer` takes the value print its JSON.
+    pub struct HandoffMark;
+
+    impl std::fmt::Debug for HandoffMark {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            let taken = HANDOFF.with(|c| c.take());
+            let r = match &taken {
+                Some(Handoff::Value(v)) => write!(f, "{v}"),
+                Some(Handoff::Call { args, .. }) => {
+                    let obj: serde_json::Map<String, Value> = args
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.clone()))
+                        .collect();
+                    write!(f, "{}", Value::Object(obj))
+                }
+                None => f.write_str("<recorded by MlflowLayer>"),
+            };
+            HANDOFF.with(|c| c.set(taken));
+            r
+        }
+    }
+
+    /// Stashes a call's arguments for the span being created (`mlflow.spanInputs =
+    /// debug(stash_call(..))` in the `span!` field list: evaluated only when the span is
+    /// enabled). [`clear_handoff`] afterwards drops what no layer took.
+    pub fn stash_call(
+        args: Vec<(&'static str, Value)>,
+        span_type: &'static str,
+        function: &'static str,
+    ) -> tracing::field::DebugValue<HandoffMark> {
+        HANDOFF.with(|h| {
+            h.set(Some(Handoff::Call {
+                args,
+                span_type,
+                function,
+            }))
+        });
+        tracing::field::debug(HandoffMark)
+    }
+
+    /// Drops a stashed value no layer took.
+    pub fn clear_handoff() {
+        drop(HANDOFF.with(|h| h.take()));
+    }
+
+    /// Records `value` as field `field` of `span`, handing the JSON value itself to
+    /// `MlflowLayer` instead of serializing it to text that the layer would parse back.
+    pub fn record_json(span: &tracing::Span, field: &'static str, value: Value) {
+        HANDOFF.with(|h| h.set(Some(Handoff::Value(value))));
+        span.record(field, tracing::field::debug(HandoffMark));
+        clear_handoff();
+    }
+
+    pub(crate) fn take_handoff() -> Option<Handoff> {
+        HANDOFF.with(|h| h.take())
     }
 }
 
@@ -949,9 +1317,10 @@ mod tests {
             drop(child);
             root.record("outputs", "done");
         });
-        let ExportMsg::Trace(t) = rx.try_recv().unwrap() else {
+        let ExportMsg::Raw(raw) = rx.try_recv().unwrap() else {
             panic!("expected a trace")
         };
+        let t = Box::new(finish_trace(*raw));
         assert!(buffers.lock().unwrap().spans.is_empty());
         assert_eq!(t.spans.len(), 2);
         let (llm, root) = (&t.spans[0], &t.spans[1]);

@@ -69,6 +69,54 @@ fn ours_fluent() {
     fluent_scenario(&srv);
 }
 
+/// The child process of [`ours_exit_flush`]: logs without ending its run and exits through
+/// `std::process::exit`. A no-op unless started by that test.
+#[test]
+fn exit_hook_child() {
+    let Ok(url) = std::env::var("MLFLOW_SDK_EXIT_CHILD_URL") else {
+        return;
+    };
+    fluent::set_config(mlflow_sdk::ClientConfig::new(&url)).unwrap();
+    fluent::set_experiment_id(&std::env::var("MLFLOW_SDK_EXIT_CHILD_EXP").unwrap());
+    // No start_run: logging starts a run implicitly, as in Python; nothing ends it.
+    for i in 0..5000 {
+        fluent::log_metric("loss", i as f64, i).unwrap();
+    }
+    println!("RUN_ID={}", fluent::active_run_id().unwrap());
+    std::process::exit(0);
+}
+
+/// Metrics still queued and a run still active when the process exits are sent and ended
+/// by the exit hook.
+#[test]
+fn ours_exit_flush() {
+    let Some(srv) = Server::ours() else { return };
+    let c = mlflow_sdk::blocking::Client::new(srv.config()).unwrap();
+    let exp = c.get_or_create_experiment(&unique("exit")).unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "exit_hook_child", "--nocapture"])
+        .env("MLFLOW_SDK_EXIT_CHILD_URL", &srv.url)
+        .env("MLFLOW_SDK_EXIT_CHILD_EXP", &exp)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run_id = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RUN_ID="))
+        .unwrap_or_else(|| panic!("no RUN_ID in {stdout}"));
+    let run = c.get_run(run_id).unwrap();
+    assert_eq!(run.info.status, RunStatus::Finished);
+    assert_eq!(run.info.experiment_id, exp);
+    let history = c.get_metric_history(run_id, "loss").unwrap();
+    assert_eq!(history.len(), 5000);
+    assert_eq!(run.metric("loss"), Some(4999.0));
+}
+
 #[test]
 fn ours_tracing() {
     let Some(srv) = Server::ours() else { return };
@@ -223,11 +271,22 @@ async fn agent(q: Question, attempt: u32) -> Result<String, String> {
     Ok(format!("{answer} ({sum})"))
 }
 
+/// Loads a prompt inside a trace: the export links the prompt version to the trace.
+#[mlflow_sdk::trace(span_type = "CHAIN", skip(client))]
+async fn prompted(client: &mlflow_sdk::Client, uri: String) -> String {
+    let p = client.load_prompt(&uri).await.unwrap();
+    p.version
+}
+
 fn tracing_scenario(srv: &Server) {
     let c = srv.client();
     let runtime = rt();
     let exp = runtime
         .block_on(c.get_or_create_experiment(&unique("traces")))
+        .unwrap();
+    let pname = unique("traced-prompt");
+    runtime
+        .block_on(c.register_prompt(&pname, "Answer {{q}}".into(), None, &[]))
         .unwrap();
     let (layer, exporter) = MlflowLayer::builder()
         .config(srv.config())
@@ -250,12 +309,108 @@ fn tracing_scenario(srv: &Server) {
         ));
         assert!(err.is_err());
         assert_eq!(add(40, 2), 42); // a root span of its own: a third trace
+        // A fourth: a prompt loaded inside it is linked to it.
+        let version = local.block_on(prompted(&c, format!("prompts:/{pname}/1")));
+        assert_eq!(version, "1");
+
+        // evaluate() under the layer: the predict function's own spans (an LLM call with
+        // token usage) become each row's trace, and token-count scorers read that usage.
+        use mlflow_sdk::evaluate::{EvalRecord, Scorer, evaluate};
+        let eval_exp = local
+            .block_on(c.get_or_create_experiment(&unique("traced-eval")))
+            .unwrap();
+        let data = vec![
+            EvalRecord::new(serde_json::json!({"q": "hi"})).expect(serde_json::json!("echo: hi")),
+            EvalRecord::new(serde_json::json!({"q": "yo"})).expect(serde_json::json!("nope")),
+        ];
+        let mut scorers = Scorer::token_counts();
+        scorers.push(Scorer::exact_match());
+        let result = local
+            .block_on(evaluate(
+                &c,
+                &eval_exp,
+                &data,
+                |inputs| {
+                    let q = inputs["q"].as_str().unwrap_or_default().to_string();
+                    let span = tracing::info_span!(
+                        "chat_model",
+                        span_type = "LLM",
+                        input_tokens = 7,
+                        output_tokens = 3,
+                    );
+                    let _g = span.enter();
+                    Ok(serde_json::json!(format!("echo: {q}")))
+                },
+                &scorers,
+            ))
+            .unwrap();
+        assert_eq!(
+            result.metrics["total_tokens/mean"], 10.0,
+            "{:?}",
+            result.metrics
+        );
+        assert_eq!(result.metrics["input_tokens/mean"], 7.0);
+        assert_eq!(result.metrics["output_tokens/mean"], 3.0);
+        assert_eq!(result.metrics["exact_match/mean"], 0.5);
+        let row = &result.rows[0];
+        let info = local.block_on(c.get_trace_info(&row.trace_id)).unwrap();
+        assert_eq!(info.experiment_id(), Some(eval_exp.as_str()));
+        assert_eq!(
+            info.trace_metadata.get("mlflow.sourceRun"),
+            Some(&result.run_id)
+        );
+        // 1 expectation + 4 feedbacks, on the layer-recorded trace.
+        assert_eq!(info.assessments.len(), 5, "{:?}", info.assessments);
+        let trace = local.block_on(c.get_trace(&row.trace_id)).unwrap();
+        let names: Vec<&str> = trace["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["name"].as_str())
+            .collect();
+        assert!(
+            names.contains(&"predict") && names.contains(&"chat_model"),
+            "{names:?}"
+        );
     });
     exporter.flush().unwrap();
-    assert_eq!(exporter.stats().exported, 3);
+    assert_eq!(exporter.stats().exported, 6);
 
-    let traces = runtime.block_on(scenarios::wait_for_traces(&c, &exp, 3));
-    assert_eq!(traces.len(), 3);
+    let traces = runtime.block_on(scenarios::wait_for_traces(&c, &exp, 4));
+    assert_eq!(traces.len(), 4);
+    let linked = traces
+        .iter()
+        .find(|t| t.tags.get("mlflow.traceName").map(String::as_str) == Some("prompted"))
+        .expect("the prompted trace");
+    let expected_tag = format!(r#"[{{"name": "{pname}", "version": "1"}}]"#);
+    assert_eq!(
+        linked.tags.get("mlflow.linkedPrompts").map(String::as_str),
+        Some(expected_tag.as_str())
+    );
+    // The association is searchable (`prompt = 'name/version'`).
+    let by_prompt = runtime
+        .block_on(c.search_traces_page(
+            std::slice::from_ref(&exp),
+            &SearchQuery::new().filter(format!("prompt = '{pname}/1'")),
+        ))
+        .unwrap();
+    let ids: Vec<&str> = by_prompt
+        .items
+        .iter()
+        .map(|t| t.trace_id.as_str())
+        .collect();
+    assert_eq!(ids, vec![linked.trace_id.as_str()]);
+    // The explicit call is idempotent and keeps the tag as it is.
+    runtime
+        .block_on(c.link_prompts_to_trace(&linked.trace_id, &[(pname.clone(), "1".into())]))
+        .unwrap();
+    let again = runtime
+        .block_on(c.get_trace_info(&linked.trace_id))
+        .unwrap();
+    assert_eq!(
+        again.tags.get("mlflow.linkedPrompts").map(String::as_str),
+        Some(expected_tag.as_str())
+    );
     let ok = traces
         .iter()
         .find(|t| {
