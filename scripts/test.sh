@@ -47,6 +47,9 @@ log "Rust tests (SQLite + PostgreSQL + MariaDB)"
 MLFLOW_RS_TEST_POSTGRES=$PG_URL MLFLOW_RS_TEST_MYSQL=$MYSQL_URL \
   cargo nextest run --workspace --locked --no-fail-fast --retries 2
 
+log "doc tests (rustdoc examples compile; pure ones run)"
+cargo test --workspace --doc --locked
+
 export MLFLOW_RS_BIN=$ROOT/target/debug/mlflow-rs
 for backend in sqlite postgres; do
   log "compatibility suite with the official client, backend=$backend"
