@@ -87,6 +87,17 @@ fn io_err(path: &Path, source: std::io::Error) -> Error {
 
 impl Client {
     /// Uploads one local file to `<artifact_uri>/<artifact_path>/<file name>`, streaming it.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let run_id = "5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47";
+    /// use std::path::Path;
+    /// let run = client.get_run(run_id).await?;
+    /// client
+    ///     .upload_artifact_to(&run.info.artifact_uri, Path::new("out/weights.bin"), Some("model"))
+    ///     .await?; // -> <artifact root>/model/weights.bin
+    /// # Ok(()) }
+    /// ```
     pub async fn upload_artifact_to(
         &self,
         artifact_uri: &str,
@@ -124,6 +135,17 @@ impl Client {
     }
 
     /// Uploads every file under `local_dir` (recursively) to `<artifact_uri>/<artifact_path>/`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let model_id = "m-7f3a2b1c0d9e4f8a9b6c5d4e3f2a1b0c";
+    /// use std::path::Path;
+    /// let model = client.get_logged_model(model_id).await?;
+    /// client
+    ///     .upload_artifacts_to(&model.info.artifact_uri, Path::new("export"), None)
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn upload_artifacts_to(
         &self,
         artifact_uri: &str,
@@ -158,6 +180,16 @@ impl Client {
     }
 
     /// Logs a local file as an artifact of a run (like `MlflowClient.log_artifact`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let run_id = "5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47";
+    /// use std::path::Path;
+    /// client
+    ///     .log_artifact(run_id, Path::new("confusion_matrix.png"), Some("plots"))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn log_artifact(
         &self,
         run_id: &str,
@@ -170,6 +202,14 @@ impl Client {
     }
 
     /// Logs a local directory's files as artifacts of a run (like `MlflowClient.log_artifacts`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let run_id = "5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47";
+    /// use std::path::Path;
+    /// client.log_artifacts(run_id, Path::new("outputs"), Some("outputs")).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn log_artifacts(
         &self,
         run_id: &str,
@@ -182,6 +222,15 @@ impl Client {
     }
 
     /// Writes `content` as the artifact `artifact_file` of a run (like `mlflow.log_text`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let run_id = "5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47";
+    /// client
+    ///     .log_text(run_id, "epochs: 10\nlr: 0.01\n", "config/train.yaml")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn log_text(&self, run_id: &str, content: &str, artifact_file: &str) -> Result<()> {
         let run = self.get_run(run_id).await?;
         self.put_artifact_bytes(
@@ -193,6 +242,17 @@ impl Client {
     }
 
     /// Writes `content` as `path` under an artifact URI.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let run_id = "5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47";
+    /// let run = client.get_run(run_id).await?;
+    /// let labels = serde_json::to_vec(&["cat", "dog"]).expect("serializable");
+    /// client
+    ///     .put_artifact_bytes(&run.info.artifact_uri, "data/labels.json", labels)
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn put_artifact_bytes(
         &self,
         artifact_uri: &str,
@@ -213,6 +273,15 @@ impl Client {
 
     /// Lists the direct children of `path` under an artifact URI. Returned paths are relative to
     /// the artifact root (`dir/file.txt`), as in the Python client.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let uri = "mlflow-artifacts:/1/5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47/artifacts";
+    /// for f in client.list_artifacts_at(uri, Some("model")).await? {
+    ///     println!("{}{}", f.path, if f.is_dir { "/" } else { "" });
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn list_artifacts_at(
         &self,
         artifact_uri: &str,
@@ -237,6 +306,15 @@ impl Client {
     }
 
     /// Lists a run's artifacts under `path` (the root when `None`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let run_id = "5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47";
+    /// for f in client.list_artifacts(run_id, None).await? {
+    ///     println!("{} {:?} bytes", f.path, f.file_size);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn list_artifacts(&self, run_id: &str, path: Option<&str>) -> Result<Vec<FileInfo>> {
         let run = self.get_run(run_id).await?;
         self.list_artifacts_at(&run.info.artifact_uri, path).await
@@ -244,6 +322,18 @@ impl Client {
 
     /// Downloads `path` (a file or a directory, recursively) from an artifact URI into
     /// `dst_dir`; returns the local path of the downloaded file or directory.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let model_id = "m-7f3a2b1c0d9e4f8a9b6c5d4e3f2a1b0c";
+    /// let model = client.get_logged_model(model_id).await?;
+    /// let dst = std::env::temp_dir().join("support-agent");
+    /// let local = client
+    ///     .download_artifacts_from(&model.info.artifact_uri, "", &dst)
+    ///     .await?;
+    /// assert_eq!(local, dst);
+    /// # Ok(()) }
+    /// ```
     pub async fn download_artifacts_from(
         &self,
         artifact_uri: &str,
@@ -286,6 +376,15 @@ impl Client {
     }
 
     /// Downloads a run's artifact (file or directory) into `dst_dir`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let run_id = "5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47";
+    /// let dst = std::env::temp_dir().join("churn");
+    /// let local = client.download_artifacts(run_id, "model", &dst).await?;
+    /// assert_eq!(local, dst.join("model"));
+    /// # Ok(()) }
+    /// ```
     pub async fn download_artifacts(
         &self,
         run_id: &str,
@@ -298,6 +397,17 @@ impl Client {
     }
 
     /// Reads a small artifact into memory.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let run_id = "5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47";
+    /// let run = client.get_run(run_id).await?;
+    /// let bytes = client
+    ///     .read_artifact(&run.info.artifact_uri, "config/train.yaml")
+    ///     .await?;
+    /// println!("{}", String::from_utf8_lossy(&bytes));
+    /// # Ok(()) }
+    /// ```
     pub async fn read_artifact(&self, artifact_uri: &str, path: &str) -> Result<bytes::Bytes> {
         let root = proxy_root(artifact_uri)?;
         let url = self

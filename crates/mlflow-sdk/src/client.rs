@@ -13,12 +13,37 @@ use std::future::Future;
 use std::sync::Arc;
 
 /// Limits of one `runs/log-batch` call (the server's `MAX_METRICS_PER_BATCH` etc.).
+///
+/// ```
+/// use mlflow_sdk::MAX_METRICS_PER_BATCH;
+/// // `Client::log_batch` sends 2500 metrics in three calls.
+/// assert_eq!(2500usize.div_ceil(MAX_METRICS_PER_BATCH), 3);
+/// ```
 pub const MAX_METRICS_PER_BATCH: usize = 1000;
 /// Params per `log-batch`.
+///
+/// ```
+/// use mlflow_sdk::{MAX_PARAMS_PER_BATCH, Param};
+/// let params: Vec<Param> = (0..250).map(|i| Param::new(format!("feature_{i}"), "on")).collect();
+/// assert_eq!(params.chunks(MAX_PARAMS_PER_BATCH).count(), 3);
+/// ```
 pub const MAX_PARAMS_PER_BATCH: usize = 100;
 /// Tags per `log-batch`.
+///
+/// ```
+/// use mlflow_sdk::{MAX_TAGS_PER_BATCH, Tag};
+/// let tags: Vec<Tag> = (0..150).map(|i| Tag::new(format!("label_{i}"), "x")).collect();
+/// assert_eq!(tags.chunks(MAX_TAGS_PER_BATCH).count(), 2);
+/// ```
 pub const MAX_TAGS_PER_BATCH: usize = 100;
 /// Entities (metrics + params + tags) per `log-batch`.
+///
+/// ```
+/// use mlflow_sdk::{MAX_ENTITIES_PER_BATCH, MAX_PARAMS_PER_BATCH, MAX_TAGS_PER_BATCH};
+/// // A call that carries the maximum of params and tags has room for 800 metrics.
+/// let room = MAX_ENTITIES_PER_BATCH - MAX_PARAMS_PER_BATCH - MAX_TAGS_PER_BATCH;
+/// assert_eq!(room, 800);
+/// ```
 pub const MAX_ENTITIES_PER_BATCH: usize = 1000;
 
 /// An async MLflow client. Cheap to clone (the connection pool is shared).
@@ -39,6 +64,14 @@ pub struct Client {
 }
 
 /// Parameters of [`Client::create_run`].
+///
+/// ```
+/// use mlflow_sdk::CreateRun;
+/// let req = CreateRun::new("1").name("baseline").tag("git_sha", "4f2a9c1");
+/// assert_eq!(req.experiment_id, "1");
+/// assert_eq!(req.run_name.as_deref(), Some("baseline"));
+/// assert!(req.parent_run_id.is_none());
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct CreateRun {
     /// Experiment to create the run in.
@@ -55,6 +88,12 @@ pub struct CreateRun {
 
 impl CreateRun {
     /// A run in `experiment_id`.
+    ///
+    /// ```
+    /// use mlflow_sdk::CreateRun;
+    /// let req = CreateRun::new("1");
+    /// assert!(req.run_name.is_none() && req.tags.is_empty() && req.start_time.is_none());
+    /// ```
     pub fn new(experiment_id: impl Into<String>) -> Self {
         CreateRun {
             experiment_id: experiment_id.into(),
@@ -62,16 +101,40 @@ impl CreateRun {
         }
     }
     /// Sets the run name.
+    ///
+    /// ```
+    /// use mlflow_sdk::CreateRun;
+    /// let req = CreateRun::new("1").name("lr-0.01-bs-64");
+    /// assert_eq!(req.run_name.as_deref(), Some("lr-0.01-bs-64"));
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.run_name = Some(name.into());
         self
     }
     /// Adds a tag.
+    ///
+    /// ```
+    /// use mlflow_sdk::CreateRun;
+    /// let req = CreateRun::new("1").tag("team", "search").tag("dataset", "clicks-2024-06");
+    /// assert_eq!(req.tags.len(), 2);
+    /// assert_eq!((req.tags[0].key.as_str(), req.tags[0].value.as_str()), ("team", "search"));
+    /// ```
     pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.tags.push(Tag::new(key, value));
         self
     }
     /// Makes it a child of `parent_run_id`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// use mlflow_sdk::CreateRun;
+    /// let sweep = client.create_run(CreateRun::new("1").name("lr-sweep")).await?;
+    /// let child = client
+    ///     .create_run(CreateRun::new("1").name("lr=0.01").parent(sweep.id()))
+    ///     .await?;
+    /// assert_eq!(child.tag("mlflow.parentRunId"), Some(sweep.id()));
+    /// # Ok(()) }
+    /// ```
     pub fn parent(mut self, parent_run_id: impl Into<String>) -> Self {
         self.parent_run_id = Some(parent_run_id.into());
         self
@@ -79,6 +142,17 @@ impl CreateRun {
 }
 
 /// Parameters of a search (runs, experiments, models, …). Unset fields use server defaults.
+///
+/// ```
+/// use mlflow_sdk::{SearchQuery, ViewType};
+/// let q = SearchQuery::new()
+///     .filter("metrics.loss < 0.1 AND params.lr = '0.01'")
+///     .order_by("metrics.loss ASC")
+///     .max_results(50)
+///     .view_type(ViewType::All);
+/// assert_eq!(q.order_by, ["metrics.loss ASC"]);
+/// assert!(q.page_token.is_none());
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct SearchQuery {
     /// Filter, e.g. `metrics.loss < 0.1 AND params.lr = '0.01'`.
@@ -95,25 +169,55 @@ pub struct SearchQuery {
 
 impl SearchQuery {
     /// An unfiltered search.
+    ///
+    /// ```
+    /// use mlflow_sdk::{SearchQuery, ViewType};
+    /// let q = SearchQuery::new();
+    /// assert!(q.filter.is_none() && q.order_by.is_empty() && q.max_results.is_none());
+    /// assert_eq!(q.view_type, ViewType::ActiveOnly);
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
     /// Sets the filter.
+    ///
+    /// ```
+    /// use mlflow_sdk::SearchQuery;
+    /// let q = SearchQuery::new().filter("params.optimizer = 'adam'");
+    /// assert_eq!(q.filter.as_deref(), Some("params.optimizer = 'adam'"));
+    /// ```
     pub fn filter(mut self, f: impl Into<String>) -> Self {
         self.filter = Some(f.into());
         self
     }
     /// Adds an order-by clause.
+    ///
+    /// ```
+    /// use mlflow_sdk::SearchQuery;
+    /// let q = SearchQuery::new().order_by("metrics.loss ASC").order_by("start_time DESC");
+    /// assert_eq!(q.order_by, ["metrics.loss ASC", "start_time DESC"]);
+    /// ```
     pub fn order_by(mut self, o: impl Into<String>) -> Self {
         self.order_by.push(o.into());
         self
     }
     /// Sets the page size.
+    ///
+    /// ```
+    /// use mlflow_sdk::SearchQuery;
+    /// assert_eq!(SearchQuery::new().max_results(100).max_results, Some(100));
+    /// ```
     pub fn max_results(mut self, n: i64) -> Self {
         self.max_results = Some(n);
         self
     }
     /// Sets the view type.
+    ///
+    /// ```
+    /// use mlflow_sdk::{SearchQuery, ViewType};
+    /// let q = SearchQuery::new().view_type(ViewType::DeletedOnly);
+    /// assert_eq!(q.view_type, ViewType::DeletedOnly);
+    /// ```
     pub fn view_type(mut self, v: ViewType) -> Self {
         self.view_type = v;
         self
@@ -164,6 +268,14 @@ struct ExperimentResp {
 
 impl Client {
     /// A client for the server in `config`.
+    ///
+    /// ```
+    /// use mlflow_sdk::{Client, ClientConfig};
+    /// let config = ClientConfig::new("https://mlflow.example.com").with_token("my-token");
+    /// let client = Client::new(config)?; // no request is made yet
+    /// assert_eq!(client.tracking_uri(), "https://mlflow.example.com");
+    /// # Ok::<(), mlflow_sdk::Error>(())
+    /// ```
     pub fn new(config: ClientConfig) -> Result<Self> {
         Ok(Client {
             t: Arc::new(Transport::new(config)?),
@@ -171,16 +283,37 @@ impl Client {
     }
 
     /// A client configured from `MLFLOW_TRACKING_URI` and friends (see [`ClientConfig::from_env`]).
+    ///
+    /// ```
+    /// // e.g. MLFLOW_TRACKING_URI=http://localhost:5000 MLFLOW_TRACKING_TOKEN=...
+    /// let client = mlflow_sdk::Client::from_env()?;
+    /// println!("tracking to {}", client.tracking_uri());
+    /// # Ok::<(), mlflow_sdk::Error>(())
+    /// ```
     pub fn from_env() -> Result<Self> {
         Client::new(ClientConfig::from_env())
     }
 
     /// The configuration in use.
+    ///
+    /// ```
+    /// use mlflow_sdk::{Client, ClientConfig};
+    /// let client = Client::new(ClientConfig::new("http://localhost:5000").with_max_retries(2))?;
+    /// assert_eq!(client.config().max_retries, 2);
+    /// # Ok::<(), mlflow_sdk::Error>(())
+    /// ```
     pub fn config(&self) -> &ClientConfig {
         &self.t.cfg
     }
 
     /// The server's base URL.
+    ///
+    /// ```
+    /// use mlflow_sdk::{Client, ClientConfig};
+    /// let client = Client::new(ClientConfig::new("http://localhost:5000/"))?;
+    /// assert_eq!(client.tracking_uri(), "http://localhost:5000"); // trailing slash dropped
+    /// # Ok::<(), mlflow_sdk::Error>(())
+    /// ```
     pub fn tracking_uri(&self) -> &str {
         &self.t.cfg.tracking_uri
     }
@@ -199,6 +332,13 @@ impl Client {
     }
 
     /// `GET /version`: the server's MLflow version string.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let version = client.server_version().await?; // e.g. "3.1.0"
+    /// println!("MLflow {version}");
+    /// # Ok(()) }
+    /// ```
     pub async fn server_version(&self) -> Result<String> {
         let url = self.t.url("/version");
         let resp = self
@@ -215,6 +355,16 @@ impl Client {
     // ---------------------------------------------------------------- experiments
 
     /// Creates an experiment and returns its id.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// use mlflow_sdk::Tag;
+    /// let id = client
+    ///     .create_experiment("churn-model", None, &[Tag::new("team", "growth")])
+    ///     .await?;
+    /// println!("created experiment {id}");
+    /// # Ok(()) }
+    /// ```
     pub async fn create_experiment(
         &self,
         name: &str,
@@ -239,6 +389,13 @@ impl Client {
     }
 
     /// Fetches an experiment by id.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let exp = client.get_experiment("1").await?;
+    /// println!("{} ({}) at {}", exp.name, exp.lifecycle_stage, exp.artifact_location);
+    /// # Ok(()) }
+    /// ```
     pub async fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
         let r: ExperimentResp = self
             .get(
@@ -250,6 +407,15 @@ impl Client {
     }
 
     /// Fetches an experiment by name; `None` when it does not exist.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// match client.get_experiment_by_name("churn-model").await? {
+    ///     Some(exp) => println!("id {}", exp.experiment_id),
+    ///     None => println!("no such experiment"),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
         match self
             .get::<ExperimentResp>(
@@ -266,6 +432,13 @@ impl Client {
 
     /// Returns the id of the active experiment `name`, creating it if needed (like
     /// `mlflow.set_experiment`). A deleted experiment of that name is an error, as in Python.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let id = client.get_or_create_experiment("churn-model").await?;
+    /// assert_eq!(client.get_or_create_experiment("churn-model").await?, id); // same id again
+    /// # Ok(()) }
+    /// ```
     pub async fn get_or_create_experiment(&self, name: &str) -> Result<String> {
         if let Some(exp) = self.get_experiment_by_name(name).await? {
             if exp.lifecycle_stage == "deleted" {
@@ -290,6 +463,14 @@ impl Client {
     }
 
     /// Marks an experiment deleted.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let id = client.get_or_create_experiment("scratch").await?;
+    /// client.delete_experiment(&id).await?;
+    /// assert_eq!(client.get_experiment(&id).await?.lifecycle_stage, "deleted");
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_experiment(&self, experiment_id: &str) -> Result<()> {
         let _: Value = self
             .post(
@@ -301,6 +482,13 @@ impl Client {
     }
 
     /// Restores a deleted experiment.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// client.restore_experiment("42").await?;
+    /// assert_eq!(client.get_experiment("42").await?.lifecycle_stage, "active");
+    /// # Ok(()) }
+    /// ```
     pub async fn restore_experiment(&self, experiment_id: &str) -> Result<()> {
         let _: Value = self
             .post(
@@ -312,6 +500,12 @@ impl Client {
     }
 
     /// Renames an experiment.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// client.rename_experiment("42", "churn-model-v2").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {
         let _: Value = self
             .post(
@@ -323,6 +517,14 @@ impl Client {
     }
 
     /// Sets an experiment tag.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// client.set_experiment_tag("42", "owner", "growth-team").await?;
+    /// let exp = client.get_experiment("42").await?;
+    /// assert_eq!(exp.tag("owner"), Some("growth-team"));
+    /// # Ok(()) }
+    /// ```
     pub async fn set_experiment_tag(
         &self,
         experiment_id: &str,
@@ -339,6 +541,12 @@ impl Client {
     }
 
     /// Deletes an experiment tag.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// client.delete_experiment_tag("42", "owner").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()> {
         let _: Value = self
             .post(
@@ -350,6 +558,23 @@ impl Client {
     }
 
     /// One page of `experiments/search`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// use mlflow_sdk::SearchQuery;
+    /// let mut q = SearchQuery::new().filter("name LIKE 'churn%'").max_results(50);
+    /// loop {
+    ///     let page = client.search_experiments_page(&q).await?;
+    ///     for exp in &page.items {
+    ///         println!("{} {}", exp.experiment_id, exp.name);
+    ///     }
+    ///     match page.next_page_token {
+    ///         Some(token) => q.page_token = Some(token),
+    ///         None => break,
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn search_experiments_page(&self, q: &SearchQuery) -> Result<Page<Experiment>> {
         #[derive(Deserialize, Default)]
         #[serde(default)]
@@ -379,6 +604,18 @@ impl Client {
     }
 
     /// All experiments matching `q`, following page tokens lazily.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// use futures::TryStreamExt;
+    /// use mlflow_sdk::SearchQuery;
+    /// let names: Vec<String> = client
+    ///     .search_experiments(SearchQuery::new().order_by("creation_time DESC"))
+    ///     .map_ok(|exp| exp.name)
+    ///     .try_collect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn search_experiments(
         &self,
         q: SearchQuery,
@@ -398,6 +635,16 @@ impl Client {
 
     /// Creates a run. Adds `mlflow.runName`, `mlflow.user` (from `$USER`) and, for nested runs,
     /// `mlflow.parentRunId`, as the Python client does.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// use mlflow_sdk::CreateRun;
+    /// let run = client
+    ///     .create_run(CreateRun::new("1").name("baseline").tag("git_sha", "4f2a9c1"))
+    ///     .await?;
+    /// println!("run {} stores artifacts at {}", run.id(), run.info.artifact_uri);
+    /// # Ok(()) }
+    /// ```
     pub async fn create_run(&self, req: CreateRun) -> Result<Run> {
         let mut tags = req.tags;
         let user = std::env::var("MLFLOW_TRACKING_USER")
@@ -437,6 +684,14 @@ impl Client {
     }
 
     /// Fetches a run.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let run_id = "5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47";
+    /// let run = client.get_run(run_id).await?;
+    /// println!("{:?} lr={:?} loss={:?}", run.info.status, run.param("lr"), run.metric("loss"));
+    /// # Ok(()) }
+    /// ```
     pub async fn get_run(&self, run_id: &str) -> Result<Run> {
         let r: RunResp = self
             .get(
@@ -448,6 +703,17 @@ impl Client {
     }
 
     /// Updates a run's status, end time and/or name; returns the new info.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let run_id = "5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47";
+    /// use mlflow_sdk::{RunStatus, now_ms};
+    /// let info = client
+    ///     .update_run(run_id, Some(RunStatus::Killed), Some(now_ms()), Some("baseline-stopped"))
+    ///     .await?;
+    /// assert_eq!(info.status, RunStatus::Killed);
+    /// # Ok(()) }
+    /// ```
     pub async fn update_run(
         &self,
         run_id: &str,
@@ -475,12 +741,29 @@ impl Client {
     }
 
     /// Ends a run with `status` at the current time.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let run_id = "5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47";
+    /// use mlflow_sdk::RunStatus;
+    /// let info = client.end_run(run_id, RunStatus::Finished).await?;
+    /// assert!(info.end_time.is_some());
+    /// # Ok(()) }
+    /// ```
     pub async fn end_run(&self, run_id: &str, status: RunStatus) -> Result<RunInfo> {
         self.update_run(run_id, Some(status), Some(crate::util::now_ms()), None)
             .await
     }
 
     /// Marks a run deleted.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let run_id = "5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47";
+    /// client.delete_run(run_id).await?;
+    /// assert_eq!(client.get_run(run_id).await?.info.lifecycle_stage, "deleted");
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_run(&self, run_id: &str) -> Result<()> {
         let _: Value = self
             .post("/api/2.0/mlflow/runs/delete", json!({"run_id": run_id}))
@@ -489,6 +772,14 @@ impl Client {
     }
 
     /// Restores a deleted run.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let run_id = "5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47";
+    /// client.restore_run(run_id).await?;
+    /// assert_eq!(client.get_run(run_id).await?.info.lifecycle_stage, "active");
+    /// # Ok(()) }
+    /// ```
     pub async fn restore_run(&self, run_id: &str) -> Result<()> {
         let _: Value = self
             .post("/api/2.0/mlflow/runs/restore", json!({"run_id": run_id}))
@@ -497,6 +788,13 @@ impl Client {
     }
 
     /// Logs a param.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let run_id = "5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47";
+    /// client.log_param(run_id, "learning_rate", "0.001").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn log_param(&self, run_id: &str, key: &str, value: &str) -> Result<()> {
         let _: Value = self
             .post(
@@ -508,6 +806,15 @@ impl Client {
     }
 
     /// Logs one metric value at `step`, timestamped now.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let run_id = "5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47";
+    /// for (step, loss) in [0.9, 0.5, 0.3].into_iter().enumerate() {
+    ///     client.log_metric(run_id, "loss", loss, step as i64).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn log_metric(&self, run_id: &str, key: &str, value: f64, step: i64) -> Result<()> {
         let m = Metric::new(key, value, step);
         let mut body = serde_json::to_value(&m).map_err(|e| Error::invalid(e.to_string()))?;
@@ -518,6 +825,13 @@ impl Client {
     }
 
     /// Sets a run tag.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let run_id = "5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47";
+    /// client.set_tag(run_id, "mlflow.note.content", "Baseline, default hyperparameters").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn set_tag(&self, run_id: &str, key: &str, value: &str) -> Result<()> {
         let _: Value = self
             .post(
@@ -529,6 +843,13 @@ impl Client {
     }
 
     /// Deletes a run tag.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let run_id = "5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47";
+    /// client.delete_tag(run_id, "candidate").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
         let _: Value = self
             .post(
@@ -541,6 +862,19 @@ impl Client {
 
     /// Logs metrics, params and tags, split into as many `log-batch` calls as the server's
     /// limits require (≤ 1000 metrics, ≤ 100 params, ≤ 100 tags, ≤ 1000 entities per call).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let run_id = "5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47";
+    /// use mlflow_sdk::{Metric, Param, Tag};
+    /// let metrics: Vec<Metric> = (0..3000)
+    ///     .map(|s| Metric::new("loss", 1.0 / (s + 1) as f64, s))
+    ///     .collect();
+    /// let params = [Param::new("lr", "0.01"), Param::new("batch_size", "64")];
+    /// let tags = [Tag::new("stage", "train")];
+    /// client.log_batch(run_id, &metrics, &params, &tags).await?; // three log-batch calls
+    /// # Ok(()) }
+    /// ```
     pub async fn log_batch(
         &self,
         run_id: &str,
@@ -573,6 +907,18 @@ impl Client {
     }
 
     /// One page of `runs/search`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// use mlflow_sdk::SearchQuery;
+    /// let q = SearchQuery::new().filter("attributes.status = 'FINISHED'").max_results(100);
+    /// let page = client.search_runs_page(&["1".to_string()], &q).await?;
+    /// for run in &page.items {
+    ///     println!("{} loss={:?}", run.id(), run.metric("loss"));
+    /// }
+    /// let more = page.next_page_token.is_some(); // pass it as `q.page_token` for the next page
+    /// # Ok(()) }
+    /// ```
     pub async fn search_runs_page(
         &self,
         experiment_ids: &[String],
@@ -636,6 +982,15 @@ impl Client {
     }
 
     /// The full history of metric `key` of a run (all pages).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let run_id = "5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47";
+    /// let history = client.get_metric_history(run_id, "loss").await?;
+    /// let best = history.iter().map(|m| m.value).fold(f64::INFINITY, f64::min);
+    /// println!("{} points, best loss {best}", history.len());
+    /// # Ok(()) }
+    /// ```
     pub async fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
         #[derive(Deserialize, Default)]
         #[serde(default)]
@@ -660,11 +1015,28 @@ impl Client {
     }
 
     /// Drains a stream into a `Vec` (convenience for the paging streams).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// use mlflow_sdk::{Client, SearchQuery};
+    /// let experiments = Client::collect(client.search_experiments(SearchQuery::new())).await?;
+    /// println!("{} experiments", experiments.len());
+    /// # Ok(()) }
+    /// ```
     pub async fn collect<T>(s: impl Stream<Item = Result<T>>) -> Result<Vec<T>> {
         s.try_collect().await
     }
 
     /// Returns the first `n` items of a paging stream.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// use mlflow_sdk::{Client, SearchQuery};
+    /// let q = SearchQuery::new().order_by("start_time DESC");
+    /// let latest = Client::take(client.search_runs(vec!["1".into()], q), 10).await?;
+    /// assert!(latest.len() <= 10);
+    /// # Ok(()) }
+    /// ```
     pub async fn take<T>(s: impl Stream<Item = Result<T>>, n: usize) -> Result<Vec<T>> {
         s.take(n).try_collect().await
     }

@@ -10,6 +10,19 @@ use serde_json::{Value, json};
 const P: &str = "/api/2.0/mlflow/logged-models";
 
 /// Parameters of [`Client::create_logged_model`].
+///
+/// ```
+/// use mlflow_sdk::{CreateLoggedModel, Param, Tag};
+/// let req = CreateLoggedModel {
+///     experiment_id: "1".into(),
+///     name: Some("support-agent".into()),
+///     model_type: Some("agent".into()),
+///     params: vec![Param::new("temperature", "0.2")],
+///     tags: vec![Tag::new("llm", "gpt-4o-mini")],
+///     ..Default::default()
+/// };
+/// assert!(req.source_run_id.is_none());
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct CreateLoggedModel {
     /// Experiment.
@@ -34,6 +47,23 @@ struct ModelResp {
 
 impl Client {
     /// Creates a logged model (status `LOGGED_MODEL_PENDING`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let run_id = "5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47";
+    /// use mlflow_sdk::CreateLoggedModel;
+    /// let model = client
+    ///     .create_logged_model(CreateLoggedModel {
+    ///         experiment_id: "1".into(),
+    ///         name: Some("support-agent".into()),
+    ///         model_type: Some("agent".into()),
+    ///         source_run_id: Some(run_id.into()),
+    ///         ..Default::default()
+    ///     })
+    ///     .await?;
+    /// assert_eq!(model.info.status, "LOGGED_MODEL_PENDING");
+    /// # Ok(()) }
+    /// ```
     pub async fn create_logged_model(&self, req: CreateLoggedModel) -> Result<LoggedModel> {
         let mut body = json!({"experiment_id": req.experiment_id});
         if let Some(n) = &req.name {
@@ -56,12 +86,30 @@ impl Client {
     }
 
     /// Fetches a logged model.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let model_id = "m-7f3a2b1c0d9e4f8a9b6c5d4e3f2a1b0c";
+    /// let model = client.get_logged_model(model_id).await?;
+    /// println!("{} ({}) at {}", model.info.name, model.info.status, model.info.artifact_uri);
+    /// # Ok(()) }
+    /// ```
     pub async fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel> {
         let r: ModelResp = self.get(&format!("{P}/{model_id}"), json!({})).await?;
         Ok(r.model)
     }
 
     /// Sets the final status, e.g. `LOGGED_MODEL_READY`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let model_id = "m-7f3a2b1c0d9e4f8a9b6c5d4e3f2a1b0c";
+    /// let model = client
+    ///     .finalize_logged_model(model_id, "LOGGED_MODEL_READY")
+    ///     .await?;
+    /// assert_eq!(model.info.status, "LOGGED_MODEL_READY");
+    /// # Ok(()) }
+    /// ```
     pub async fn finalize_logged_model(&self, model_id: &str, status: &str) -> Result<LoggedModel> {
         let r: ModelResp = self
             .patch(
@@ -73,12 +121,28 @@ impl Client {
     }
 
     /// Deletes a logged model.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let model_id = "m-7f3a2b1c0d9e4f8a9b6c5d4e3f2a1b0c";
+    /// client.delete_logged_model(model_id).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_logged_model(&self, model_id: &str) -> Result<()> {
         let _: Value = self.delete(&format!("{P}/{model_id}"), json!({})).await?;
         Ok(())
     }
 
     /// Sets tags on a logged model.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let model_id = "m-7f3a2b1c0d9e4f8a9b6c5d4e3f2a1b0c";
+    /// use mlflow_sdk::Tag;
+    /// let tags = [Tag::new("stage", "canary"), Tag::new("reviewed_by", "alice")];
+    /// client.set_logged_model_tags(model_id, &tags).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn set_logged_model_tags(&self, model_id: &str, tags: &[Tag]) -> Result<()> {
         let _: Value = self
             .patch(&format!("{P}/{model_id}/tags"), json!({"tags": tags}))
@@ -87,6 +151,13 @@ impl Client {
     }
 
     /// Deletes a logged-model tag.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let model_id = "m-7f3a2b1c0d9e4f8a9b6c5d4e3f2a1b0c";
+    /// client.delete_logged_model_tag(model_id, "stage").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<()> {
         let enc = percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC);
         let _: Value = self
@@ -96,6 +167,15 @@ impl Client {
     }
 
     /// Logs params on a logged model.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let model_id = "m-7f3a2b1c0d9e4f8a9b6c5d4e3f2a1b0c";
+    /// use mlflow_sdk::Param;
+    /// let params = [Param::new("temperature", "0.2"), Param::new("max_tokens", "512")];
+    /// client.log_logged_model_params(model_id, &params).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn log_logged_model_params(&self, model_id: &str, params: &[Param]) -> Result<()> {
         let _: Value = self
             .post(
@@ -107,6 +187,20 @@ impl Client {
     }
 
     /// One page of `logged-models/search`. `order_by` entries are `field [ASC|DESC]`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// use mlflow_sdk::SearchQuery;
+    /// let q = SearchQuery::new()
+    ///     .filter("name = 'support-agent'")
+    ///     .order_by("creation_timestamp DESC")
+    ///     .max_results(20);
+    /// let page = client.search_logged_models_page(&["1".to_string()], &q).await?;
+    /// for model in &page.items {
+    ///     println!("{} {}", model.info.model_id, model.info.status);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn search_logged_models_page(
         &self,
         experiment_ids: &[String],
@@ -147,6 +241,18 @@ impl Client {
     }
 
     /// All logged models matching `q`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// use futures::TryStreamExt;
+    /// use mlflow_sdk::SearchQuery;
+    /// let ready: Vec<_> = client
+    ///     .search_logged_models(vec!["1".into()], SearchQuery::new())
+    ///     .try_filter(|m| futures::future::ready(m.info.status == "LOGGED_MODEL_READY"))
+    ///     .try_collect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn search_logged_models(
         &self,
         experiment_ids: Vec<String>,

@@ -10,6 +10,19 @@ use serde_json::{Value, json};
 const P: &str = "/api/2.0/mlflow";
 
 /// Parameters of [`Client::create_model_version`].
+///
+/// ```
+/// use mlflow_sdk::{CreateModelVersion, Tag};
+/// let req = CreateModelVersion {
+///     name: "churn-classifier".into(),
+///     source: "models:/m-7f3a2b1c0d9e4f8a9b6c5d4e3f2a1b0c".into(),
+///     model_id: Some("m-7f3a2b1c0d9e4f8a9b6c5d4e3f2a1b0c".into()),
+///     description: Some("XGBoost, AUC 0.91".into()),
+///     tags: vec![Tag::new("validated", "true")],
+///     ..Default::default()
+/// };
+/// assert!(req.run_id.is_none());
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct CreateModelVersion {
     /// Registered model name.
@@ -40,6 +53,20 @@ struct MvResp {
 
 impl Client {
     /// Creates a registered model.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// use mlflow_sdk::Tag;
+    /// let model = client
+    ///     .create_registered_model(
+    ///         "churn-classifier",
+    ///         &[Tag::new("team", "growth")],
+    ///         Some("Predicts 30-day churn"),
+    ///     )
+    ///     .await?;
+    /// assert_eq!(model.name, "churn-classifier");
+    /// # Ok(()) }
+    /// ```
     pub async fn create_registered_model(
         &self,
         name: &str,
@@ -60,6 +87,15 @@ impl Client {
     }
 
     /// Fetches a registered model.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let model = client.get_registered_model("churn-classifier").await?;
+    /// for a in &model.aliases {
+    ///     println!("@{} -> version {}", a.alias, a.version);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
         let r: RmResp = self
             .get(&format!("{P}/registered-models/get"), json!({"name": name}))
@@ -68,6 +104,15 @@ impl Client {
     }
 
     /// Renames a registered model.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let model = client
+    ///     .rename_registered_model("churn-classifier", "churn-classifier-v2")
+    ///     .await?;
+    /// assert_eq!(model.name, "churn-classifier-v2");
+    /// # Ok(()) }
+    /// ```
     pub async fn rename_registered_model(
         &self,
         name: &str,
@@ -83,6 +128,15 @@ impl Client {
     }
 
     /// Updates a registered model's description.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let model = client
+    ///     .update_registered_model("churn-classifier", "Predicts 30-day churn from usage events")
+    ///     .await?;
+    /// assert_eq!(model.description.as_deref(), Some("Predicts 30-day churn from usage events"));
+    /// # Ok(()) }
+    /// ```
     pub async fn update_registered_model(
         &self,
         name: &str,
@@ -98,6 +152,12 @@ impl Client {
     }
 
     /// Deletes a registered model and its versions.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// client.delete_registered_model("churn-classifier-old").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_registered_model(&self, name: &str) -> Result<()> {
         let _: Value = self
             .delete(
@@ -109,6 +169,14 @@ impl Client {
     }
 
     /// Sets a registered-model tag.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// client.set_registered_model_tag("churn-classifier", "owner", "growth-team").await?;
+    /// let model = client.get_registered_model("churn-classifier").await?;
+    /// assert_eq!(model.tag("owner"), Some("growth-team"));
+    /// # Ok(()) }
+    /// ```
     pub async fn set_registered_model_tag(&self, name: &str, key: &str, value: &str) -> Result<()> {
         let _: Value = self
             .post(
@@ -120,6 +188,12 @@ impl Client {
     }
 
     /// Deletes a registered-model tag.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// client.delete_registered_model_tag("churn-classifier", "owner").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()> {
         let _: Value = self
             .delete(
@@ -131,6 +205,17 @@ impl Client {
     }
 
     /// One page of `registered-models/search`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// use mlflow_sdk::SearchQuery;
+    /// let q = SearchQuery::new().filter("name LIKE 'churn%'").max_results(20);
+    /// let page = client.search_registered_models_page(&q).await?;
+    /// for model in &page.items {
+    ///     println!("{}: {:?}", model.name, model.description);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn search_registered_models_page(
         &self,
         q: &SearchQuery,
@@ -154,6 +239,17 @@ impl Client {
     }
 
     /// All registered models matching `q`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// use futures::TryStreamExt;
+    /// use mlflow_sdk::SearchQuery;
+    /// let owned: Vec<_> = client
+    ///     .search_registered_models(SearchQuery::new().filter("tags.owner = 'growth-team'"))
+    ///     .try_collect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn search_registered_models(
         &self,
         q: SearchQuery,
@@ -170,6 +266,23 @@ impl Client {
     }
 
     /// Creates a model version.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let run_id = "5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47";
+    /// use mlflow_sdk::CreateModelVersion;
+    /// let run = client.get_run(run_id).await?;
+    /// let mv = client
+    ///     .create_model_version(CreateModelVersion {
+    ///         name: "churn-classifier".into(),
+    ///         source: format!("{}/model", run.info.artifact_uri),
+    ///         run_id: Some(run.id().to_string()),
+    ///         ..Default::default()
+    ///     })
+    ///     .await?;
+    /// println!("registered version {}", mv.version);
+    /// # Ok(()) }
+    /// ```
     pub async fn create_model_version(&self, req: CreateModelVersion) -> Result<ModelVersion> {
         let mut body = json!({"name": req.name, "source": req.source});
         if let Some(r) = &req.run_id {
@@ -191,6 +304,13 @@ impl Client {
     }
 
     /// Fetches a model version.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let mv = client.get_model_version("churn-classifier", "3").await?;
+    /// println!("{:?} from {:?}", mv.status, mv.source);
+    /// # Ok(()) }
+    /// ```
     pub async fn get_model_version(&self, name: &str, version: &str) -> Result<ModelVersion> {
         let r: MvResp = self
             .get(
@@ -202,6 +322,15 @@ impl Client {
     }
 
     /// Updates a model version's description.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let mv = client
+    ///     .update_model_version("churn-classifier", "3", "Retrained on June data")
+    ///     .await?;
+    /// assert_eq!(mv.description.as_deref(), Some("Retrained on June data"));
+    /// # Ok(()) }
+    /// ```
     pub async fn update_model_version(
         &self,
         name: &str,
@@ -218,6 +347,12 @@ impl Client {
     }
 
     /// Deletes a model version.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// client.delete_model_version("churn-classifier", "1").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_model_version(&self, name: &str, version: &str) -> Result<()> {
         let _: Value = self
             .delete(
@@ -229,6 +364,14 @@ impl Client {
     }
 
     /// Sets a model-version tag.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// client
+    ///     .set_model_version_tag("churn-classifier", "3", "validation_status", "approved")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn set_model_version_tag(
         &self,
         name: &str,
@@ -246,6 +389,14 @@ impl Client {
     }
 
     /// Deletes a model-version tag.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// client
+    ///     .delete_model_version_tag("churn-classifier", "3", "validation_status")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_model_version_tag(
         &self,
         name: &str,
@@ -262,6 +413,17 @@ impl Client {
     }
 
     /// One page of `model-versions/search`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// use mlflow_sdk::SearchQuery;
+    /// let q = SearchQuery::new().filter("name = 'churn-classifier'").max_results(100);
+    /// let page = client.search_model_versions_page(&q).await?;
+    /// for mv in &page.items {
+    ///     println!("v{} {:?}", mv.version, mv.aliases);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn search_model_versions_page(&self, q: &SearchQuery) -> Result<Page<ModelVersion>> {
         #[derive(Deserialize, Default)]
         #[serde(default)]
@@ -282,6 +444,18 @@ impl Client {
     }
 
     /// All model versions matching `q`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// # let run_id = "5e1c4b0a9f2d4e7b8c3a6d1f0e9b2c47";
+    /// use futures::TryStreamExt;
+    /// use mlflow_sdk::SearchQuery;
+    /// let from_run: Vec<_> = client
+    ///     .search_model_versions(SearchQuery::new().filter(format!("run_id = '{run_id}'")))
+    ///     .try_collect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn search_model_versions(
         &self,
         q: SearchQuery,
@@ -298,6 +472,17 @@ impl Client {
     }
 
     /// The latest version per stage (legacy stages API).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let latest = client
+    ///     .get_latest_versions("churn-classifier", &["Staging", "Production"])
+    ///     .await?;
+    /// for mv in &latest {
+    ///     println!("{:?}: v{}", mv.current_stage, mv.version);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn get_latest_versions(
         &self,
         name: &str,
@@ -318,6 +503,14 @@ impl Client {
     }
 
     /// Points `alias` at `version`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// client
+    ///     .set_registered_model_alias("churn-classifier", "champion", "3")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn set_registered_model_alias(
         &self,
         name: &str,
@@ -334,6 +527,14 @@ impl Client {
     }
 
     /// Removes `alias`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// client
+    ///     .delete_registered_model_alias("churn-classifier", "challenger")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()> {
         let _: Value = self
             .delete(
@@ -345,6 +546,15 @@ impl Client {
     }
 
     /// The version `alias` points at.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let champion = client
+    ///     .get_model_version_by_alias("churn-classifier", "champion")
+    ///     .await?;
+    /// println!("champion is version {} from {:?}", champion.version, champion.source);
+    /// # Ok(()) }
+    /// ```
     pub async fn get_model_version_by_alias(
         &self,
         name: &str,
