@@ -41,6 +41,13 @@ pub struct ClientConfig {
 }
 
 /// Credentials.
+///
+/// ```
+/// use mlflow_sdk::{Auth, ClientConfig};
+/// assert!(matches!(Auth::default(), Auth::None));
+/// let cfg = ClientConfig::new("https://mlflow.example.com").with_token("s3cr3t");
+/// assert!(matches!(cfg.auth, Auth::Bearer(ref t) if t == "s3cr3t"));
+/// ```
 #[derive(Clone, Debug, Default)]
 pub enum Auth {
     /// No `Authorization` header.
@@ -67,6 +74,16 @@ fn env_parse<T: std::str::FromStr>(key: &str) -> Option<T> {
 
 impl ClientConfig {
     /// A configuration for `tracking_uri` with the official defaults and no credentials.
+    ///
+    /// ```
+    /// use mlflow_sdk::{Auth, ClientConfig};
+    /// use std::time::Duration;
+    /// let cfg = ClientConfig::new("http://127.0.0.1:5000/");
+    /// assert_eq!(cfg.tracking_uri, "http://127.0.0.1:5000"); // trailing slash dropped
+    /// assert_eq!(cfg.timeout, Duration::from_secs(120));
+    /// assert_eq!(cfg.max_retries, 7);
+    /// assert!(matches!(cfg.auth, Auth::None));
+    /// ```
     pub fn new(tracking_uri: impl Into<String>) -> Self {
         let mut uri: String = tracking_uri.into();
         while uri.ends_with('/') {
@@ -84,6 +101,14 @@ impl ClientConfig {
     }
 
     /// Reads `MLFLOW_TRACKING_URI` and the other variables in the table above.
+    ///
+    /// ```
+    /// use mlflow_sdk::ClientConfig;
+    /// // e.g. MLFLOW_TRACKING_URI=https://mlflow.example.com MLFLOW_TRACKING_TOKEN=...
+    /// let cfg = ClientConfig::from_env().with_max_retries(2);
+    /// assert!(!cfg.tracking_uri.ends_with('/'));
+    /// assert_eq!(cfg.max_retries, 2);
+    /// ```
     pub fn from_env() -> Self {
         let uri =
             env_nonempty("MLFLOW_TRACKING_URI").unwrap_or_else(|| "http://localhost:5000".into());
@@ -113,6 +138,12 @@ impl ClientConfig {
     }
 
     /// Sets Basic credentials.
+    ///
+    /// ```
+    /// use mlflow_sdk::{Auth, ClientConfig};
+    /// let cfg = ClientConfig::new("http://localhost:5000").with_basic_auth("admin", "password1234");
+    /// assert!(matches!(cfg.auth, Auth::Basic { ref username, .. } if username == "admin"));
+    /// ```
     pub fn with_basic_auth(
         mut self,
         username: impl Into<String>,
@@ -126,24 +157,52 @@ impl ClientConfig {
     }
 
     /// Sets a Bearer token.
+    ///
+    /// ```
+    /// use mlflow_sdk::{Auth, ClientConfig};
+    /// let cfg = ClientConfig::new("https://mlflow.example.com").with_token("dapi-0123");
+    /// assert!(matches!(cfg.auth, Auth::Bearer(ref t) if t == "dapi-0123"));
+    /// ```
     pub fn with_token(mut self, token: impl Into<String>) -> Self {
         self.auth = Auth::Bearer(token.into());
         self
     }
 
     /// Sets the per-request timeout.
+    ///
+    /// ```
+    /// use mlflow_sdk::ClientConfig;
+    /// use std::time::Duration;
+    /// let cfg = ClientConfig::new("http://localhost:5000").with_timeout(Duration::from_secs(10));
+    /// assert_eq!(cfg.timeout, Duration::from_secs(10));
+    /// ```
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
     /// Sets the number of retries after the first attempt.
+    ///
+    /// ```
+    /// use mlflow_sdk::ClientConfig;
+    /// let cfg = ClientConfig::new("http://localhost:5000").with_max_retries(0); // fail fast
+    /// assert_eq!(cfg.max_retries, 0);
+    /// ```
     pub fn with_max_retries(mut self, n: u32) -> Self {
         self.max_retries = n;
         self
     }
 
     /// Sets the backoff factor and jitter.
+    ///
+    /// ```
+    /// use mlflow_sdk::ClientConfig;
+    /// use std::time::Duration;
+    /// let cfg = ClientConfig::new("http://localhost:5000")
+    ///     .with_backoff(Duration::from_millis(200), Duration::ZERO);
+    /// assert_eq!(cfg.backoff_factor, Duration::from_millis(200));
+    /// assert_eq!(cfg.backoff_jitter, Duration::ZERO);
+    /// ```
     pub fn with_backoff(mut self, factor: Duration, jitter: Duration) -> Self {
         self.backoff_factor = factor;
         self.backoff_jitter = jitter;

@@ -172,6 +172,14 @@ struct AssessmentResp {
 impl Client {
     /// `POST /v1/traces`: exports spans as OTLP protobuf into `experiment_id` (the
     /// `x-mlflow-experiment-id` header), as `RestStore.log_spans` does.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// // Spans are recorded by `tracing_layer`, whose exporter calls this for each finished
+    /// // trace; an empty batch is a no-op that sends nothing.
+    /// client.log_spans("1", &[]).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn log_spans(&self, experiment_id: &str, spans: &[SpanRecord]) -> Result<()> {
         if spans.is_empty() {
             return Ok(());
@@ -193,6 +201,22 @@ impl Client {
 
     /// `POST /api/3.0/mlflow/traces` (StartTraceV3): records the trace's info; returns the
     /// server's merged info (with `mlflow.artifactLocation` etc.).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// use mlflow_sdk::{TraceInfo, TraceLocation, now_ns, rfc3339_from_ns};
+    /// let info = TraceInfo {
+    ///     trace_id: "tr-0af7651916cd43dd8448eb211c80319c".into(),
+    ///     trace_location: TraceLocation::experiment("1"),
+    ///     request_time: Some(rfc3339_from_ns(now_ns())),
+    ///     execution_duration: Some("0.250s".into()),
+    ///     state: "OK".into(),
+    ///     ..Default::default()
+    /// };
+    /// let stored = client.start_trace(&info).await?;
+    /// println!("{:?}", stored.trace_metadata.get("mlflow.artifactLocation"));
+    /// # Ok(()) }
+    /// ```
     pub async fn start_trace(&self, info: &TraceInfo) -> Result<TraceInfo> {
         let r: TraceResp = self
             .post(
@@ -204,6 +228,16 @@ impl Client {
     }
 
     /// `GET /api/3.0/mlflow/traces/{id}`: a trace's info, with assessments.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let info = client.get_trace_info("tr-0af7651916cd43dd8448eb211c80319c").await?;
+    /// println!("{} in experiment {:?}", info.state, info.experiment_id());
+    /// for a in &info.assessments {
+    ///     println!("{}: {:?}", a.assessment_name, a.feedback.as_ref().map(|f| &f.value));
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn get_trace_info(&self, trace_id: &str) -> Result<TraceInfo> {
         let r: TraceResp = self
             .get(
@@ -216,6 +250,16 @@ impl Client {
 
     /// `GET /api/3.0/mlflow/traces/get`: the trace with its spans, as OTel proto JSON
     /// (`{"trace_info": …, "spans": […]}`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let trace = client.get_trace("tr-0af7651916cd43dd8448eb211c80319c").await?;
+    /// println!("state: {}", trace["trace_info"]["state"]);
+    /// for span in trace["spans"].as_array().into_iter().flatten() {
+    ///     println!("span {}", span["name"]);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn get_trace(&self, trace_id: &str) -> Result<Value> {
         #[derive(Deserialize, Default)]
         #[serde(default)]
@@ -232,6 +276,24 @@ impl Client {
     }
 
     /// One page of `traces/search` (v3) over `experiment_ids`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// use mlflow_sdk::SearchQuery;
+    /// let experiments = vec!["1".to_string()];
+    /// let mut q = SearchQuery::new().filter("trace.status = 'ERROR'").max_results(50);
+    /// loop {
+    ///     let page = client.search_traces_page(&experiments, &q).await?;
+    ///     for t in &page.items {
+    ///         println!("{} {:?}", t.trace_id, t.request_preview);
+    ///     }
+    ///     match page.next_page_token {
+    ///         Some(token) => q.page_token = Some(token),
+    ///         None => break,
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn search_traces_page(
         &self,
         experiment_ids: &[String],
@@ -265,6 +327,18 @@ impl Client {
     }
 
     /// All traces matching `q`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// use futures::TryStreamExt;
+    /// use mlflow_sdk::{SearchQuery, TraceInfo};
+    /// let failed: Vec<TraceInfo> = client
+    ///     .search_traces(vec!["1".into()], SearchQuery::new().filter("trace.status = 'ERROR'"))
+    ///     .try_collect()
+    ///     .await?;
+    /// println!("{} failed traces", failed.len());
+    /// # Ok(()) }
+    /// ```
     pub fn search_traces(
         &self,
         experiment_ids: Vec<String>,
@@ -284,6 +358,14 @@ impl Client {
     }
 
     /// Sets a trace tag (the v2 path the Python client uses).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// client
+    ///     .set_trace_tag("tr-0af7651916cd43dd8448eb211c80319c", "reviewed", "true")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn set_trace_tag(&self, trace_id: &str, key: &str, value: &str) -> Result<()> {
         let _: Value = self
             .patch(
@@ -295,6 +377,14 @@ impl Client {
     }
 
     /// Deletes a trace tag.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// client
+    ///     .delete_trace_tag("tr-0af7651916cd43dd8448eb211c80319c", "reviewed")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_trace_tag(&self, trace_id: &str, key: &str) -> Result<()> {
         let _: Value = self
             .delete(
@@ -306,6 +396,14 @@ impl Client {
     }
 
     /// Deletes traces by id; returns how many were deleted.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let ids = vec!["tr-0af7651916cd43dd8448eb211c80319c".to_string()];
+    /// let deleted = client.delete_traces("1", &ids).await?;
+    /// println!("deleted {deleted} traces");
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_traces(&self, experiment_id: &str, trace_ids: &[String]) -> Result<i64> {
         #[derive(Deserialize, Default)]
         #[serde(default)]
@@ -322,6 +420,15 @@ impl Client {
     }
 
     /// Links traces (≤ 100) to a run.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let traces = vec!["tr-0af7651916cd43dd8448eb211c80319c".to_string()];
+    /// client
+    ///     .link_traces_to_run(&traces, "0123456789abcdef0123456789abcdef")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn link_traces_to_run(&self, trace_ids: &[String], run_id: &str) -> Result<()> {
         if trace_ids.len() > 100 {
             return Err(Error::invalid("at most 100 traces can be linked at once"));
@@ -373,6 +480,20 @@ impl Client {
     }
 
     /// Creates an assessment (feedback or expectation) on its `trace_id`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// use mlflow_sdk::{Assessment, AssessmentSource};
+    /// let feedback = Assessment::feedback(
+    ///     "tr-0af7651916cd43dd8448eb211c80319c",
+    ///     "correctness",
+    ///     serde_json::json!(true),
+    ///     AssessmentSource::human("alice"),
+    /// );
+    /// let stored = client.create_assessment(&feedback).await?;
+    /// println!("created {:?}", stored.assessment_id);
+    /// # Ok(()) }
+    /// ```
     pub async fn create_assessment(&self, assessment: &Assessment) -> Result<Assessment> {
         let r: AssessmentResp = self
             .post(
@@ -384,6 +505,15 @@ impl Client {
     }
 
     /// Fetches an assessment.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let a = client
+    ///     .get_assessment("tr-0af7651916cd43dd8448eb211c80319c", "a-0123456789abcdef")
+    ///     .await?;
+    /// println!("{} by {}: {:?}", a.assessment_name, a.source.source_id, a.feedback);
+    /// # Ok(()) }
+    /// ```
     pub async fn get_assessment(&self, trace_id: &str, assessment_id: &str) -> Result<Assessment> {
         let r: AssessmentResp = self
             .get(
@@ -395,6 +525,17 @@ impl Client {
     }
 
     /// Updates an assessment; `update_mask` is e.g. `"feedback,rationale"`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let mut a = client
+    ///     .get_assessment("tr-0af7651916cd43dd8448eb211c80319c", "a-0123456789abcdef")
+    ///     .await?;
+    /// a.rationale = Some("checked against the reference answer".into());
+    /// let updated = client.update_assessment(&a, "rationale").await?;
+    /// assert_eq!(updated.rationale, a.rationale);
+    /// # Ok(()) }
+    /// ```
     pub async fn update_assessment(
         &self,
         assessment: &Assessment,
@@ -417,6 +558,14 @@ impl Client {
     }
 
     /// Deletes an assessment.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// client
+    ///     .delete_assessment("tr-0af7651916cd43dd8448eb211c80319c", "a-0123456789abcdef")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_assessment(&self, trace_id: &str, assessment_id: &str) -> Result<()> {
         let _: Value = self
             .delete(

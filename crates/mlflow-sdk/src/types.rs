@@ -8,6 +8,15 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A key/value tag (experiment, run, registered-model and model-version tags share this shape).
+///
+/// ```
+/// use mlflow_sdk::Tag;
+/// let tag = Tag::new("team", "search");
+/// assert_eq!(
+///     serde_json::to_value(&tag).unwrap(),
+///     serde_json::json!({"key": "team", "value": "search"})
+/// );
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Tag {
@@ -19,6 +28,13 @@ pub struct Tag {
 
 impl Tag {
     /// A tag.
+    ///
+    /// ```
+    /// use mlflow_sdk::Tag;
+    /// let tag = Tag::new("mlflow.note.content", "baseline run");
+    /// assert_eq!(tag.key, "mlflow.note.content");
+    /// assert_eq!(tag.value, "baseline run");
+    /// ```
     pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
         Tag {
             key: key.into(),
@@ -28,9 +44,28 @@ impl Tag {
 }
 
 /// A run parameter (same shape as a tag; params are immutable once logged).
+///
+/// ```
+/// use mlflow_sdk::Param;
+/// let params = [Param::new("lr", "0.01"), Param::new("epochs", "10")];
+/// assert_eq!(params[1].value, "10");
+/// ```
 pub type Param = Tag;
 
 /// An experiment.
+///
+/// ```
+/// use mlflow_sdk::Experiment;
+/// // As a server sends it (int64 fields may arrive as strings).
+/// let exp: Experiment = serde_json::from_str(
+///     r#"{"experiment_id": "1", "name": "demo", "lifecycle_stage": "active",
+///         "creation_time": "1700000000000", "tags": [{"key": "team", "value": "search"}]}"#,
+/// )
+/// .unwrap();
+/// assert_eq!(exp.name, "demo");
+/// assert_eq!(exp.creation_time, Some(1_700_000_000_000));
+/// assert_eq!(exp.tag("team"), Some("search"));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Experiment {
@@ -60,6 +95,16 @@ pub struct Experiment {
 
 impl Experiment {
     /// The value of tag `key`.
+    ///
+    /// ```
+    /// use mlflow_sdk::{Experiment, Tag};
+    /// let exp = Experiment {
+    ///     tags: vec![Tag::new("team", "search")],
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(exp.tag("team"), Some("search"));
+    /// assert_eq!(exp.tag("owner"), None);
+    /// ```
     pub fn tag(&self, key: &str) -> Option<&str> {
         self.tags
             .iter()
@@ -69,6 +114,21 @@ impl Experiment {
 }
 
 /// One metric value at a step and time.
+///
+/// ```
+/// use mlflow_sdk::Metric;
+/// // NaN and infinities travel as strings, like the official client sends them.
+/// let json = serde_json::to_value(Metric::new("loss", f64::NAN, 3)).unwrap();
+/// assert_eq!(json["value"], "NaN");
+/// assert_eq!(json["step"], 3);
+///
+/// let m: Metric = serde_json::from_str(
+///     r#"{"key": "acc", "value": "Infinity", "timestamp": "1700000000000", "step": "2"}"#,
+/// )
+/// .unwrap();
+/// assert!(m.value.is_infinite());
+/// assert_eq!((m.timestamp, m.step), (1_700_000_000_000, 2));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Metric {
@@ -99,6 +159,14 @@ pub struct Metric {
 
 impl Metric {
     /// A metric value at `step`, timestamped now.
+    ///
+    /// ```
+    /// use mlflow_sdk::Metric;
+    /// let m = Metric::new("loss", 0.25, 10);
+    /// assert_eq!((m.key.as_str(), m.value, m.step), ("loss", 0.25, 10));
+    /// assert!(m.timestamp > 1_600_000_000_000); // now, in epoch ms
+    /// assert!(m.model_id.is_none());
+    /// ```
     pub fn new(key: impl Into<String>, value: f64, step: i64) -> Self {
         Metric {
             key: key.into(),
@@ -111,6 +179,15 @@ impl Metric {
 }
 
 /// Run status.
+///
+/// ```
+/// use mlflow_sdk::RunStatus;
+/// assert_eq!(RunStatus::default(), RunStatus::Running);
+/// // Parsed from and serialized to the wire name.
+/// let status: RunStatus = serde_json::from_str(r#""FINISHED""#).unwrap();
+/// assert_eq!(status, RunStatus::Finished);
+/// assert_eq!(serde_json::to_value(RunStatus::Killed).unwrap(), "KILLED");
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RunStatus {
@@ -129,6 +206,12 @@ pub enum RunStatus {
 
 impl RunStatus {
     /// The wire name, e.g. `FINISHED`.
+    ///
+    /// ```
+    /// use mlflow_sdk::RunStatus;
+    /// assert_eq!(RunStatus::Finished.as_str(), "FINISHED");
+    /// assert_eq!(RunStatus::Failed.as_str(), "FAILED");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             RunStatus::Running => "RUNNING",
@@ -141,6 +224,14 @@ impl RunStatus {
 }
 
 /// Which lifecycle stages a search returns.
+///
+/// ```
+/// use mlflow_sdk::{SearchQuery, ViewType};
+/// assert_eq!(ViewType::default(), ViewType::ActiveOnly);
+/// let q = SearchQuery::new().view_type(ViewType::DeletedOnly);
+/// assert_eq!(q.view_type, ViewType::DeletedOnly);
+/// assert_eq!(serde_json::to_value(ViewType::DeletedOnly).unwrap(), "DELETED_ONLY");
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ViewType {
@@ -154,6 +245,17 @@ pub enum ViewType {
 }
 
 /// Run metadata.
+///
+/// ```
+/// use mlflow_sdk::{RunInfo, RunStatus};
+/// let info: RunInfo = serde_json::from_str(
+///     r#"{"run_id": "5f0c1e", "experiment_id": "1", "status": "FINISHED",
+///         "start_time": 1700000000000, "end_time": "1700000060000"}"#,
+/// )
+/// .unwrap();
+/// assert_eq!(info.status, RunStatus::Finished);
+/// assert_eq!(info.end_time.unwrap() - info.start_time.unwrap(), 60_000);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RunInfo {
@@ -188,6 +290,18 @@ pub struct RunInfo {
 }
 
 /// Run data: latest metric values, params, tags.
+///
+/// ```no_run
+/// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+/// let run = client.get_run("0123456789abcdef0123456789abcdef").await?;
+/// for p in &run.data.params {
+///     println!("{} = {}", p.key, p.value);
+/// }
+/// for m in &run.data.metrics {
+///     println!("{} = {} (step {})", m.key, m.value, m.step);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RunData {
@@ -200,6 +314,23 @@ pub struct RunData {
 }
 
 /// A run.
+///
+/// ```
+/// use mlflow_sdk::Run;
+/// let run: Run = serde_json::from_value(serde_json::json!({
+///     "info": {"run_id": "5f0c1e", "experiment_id": "1", "status": "RUNNING"},
+///     "data": {
+///         "metrics": [{"key": "loss", "value": 0.5, "timestamp": 1700000000000_i64, "step": 3}],
+///         "params": [{"key": "lr", "value": "0.01"}],
+///         "tags": [{"key": "mlflow.runName", "value": "baseline"}]
+///     }
+/// }))
+/// .unwrap();
+/// assert_eq!(run.id(), "5f0c1e");
+/// assert_eq!(run.param("lr"), Some("0.01"));
+/// assert_eq!(run.tag("mlflow.runName"), Some("baseline"));
+/// assert_eq!(run.metric("loss"), Some(0.5));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Run {
@@ -217,10 +348,29 @@ pub struct Run {
 
 impl Run {
     /// The run id.
+    ///
+    /// ```
+    /// use mlflow_sdk::{Run, RunInfo};
+    /// let run = Run {
+    ///     info: RunInfo { run_id: "5f0c1e".into(), ..Default::default() },
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(run.id(), "5f0c1e");
+    /// ```
     pub fn id(&self) -> &str {
         &self.info.run_id
     }
     /// The value of param `key`.
+    ///
+    /// ```
+    /// use mlflow_sdk::{Param, Run, RunData};
+    /// let run = Run {
+    ///     data: RunData { params: vec![Param::new("lr", "0.01")], ..Default::default() },
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(run.param("lr"), Some("0.01"));
+    /// assert_eq!(run.param("batch_size"), None);
+    /// ```
     pub fn param(&self, key: &str) -> Option<&str> {
         self.data
             .params
@@ -229,6 +379,16 @@ impl Run {
             .map(|t| t.value.as_str())
     }
     /// The value of tag `key`.
+    ///
+    /// ```
+    /// use mlflow_sdk::{Run, RunData, Tag};
+    /// let run = Run {
+    ///     data: RunData { tags: vec![Tag::new("mlflow.runName", "baseline")], ..Default::default() },
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(run.tag("mlflow.runName"), Some("baseline"));
+    /// assert_eq!(run.tag("mlflow.parentRunId"), None);
+    /// ```
     pub fn tag(&self, key: &str) -> Option<&str> {
         self.data
             .tags
@@ -237,6 +397,16 @@ impl Run {
             .map(|t| t.value.as_str())
     }
     /// The latest value of metric `key`.
+    ///
+    /// ```
+    /// use mlflow_sdk::{Metric, Run, RunData};
+    /// let run = Run {
+    ///     data: RunData { metrics: vec![Metric::new("loss", 0.25, 7)], ..Default::default() },
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(run.metric("loss"), Some(0.25));
+    /// assert_eq!(run.metric("accuracy"), None);
+    /// ```
     pub fn metric(&self, key: &str) -> Option<f64> {
         self.data
             .metrics
@@ -247,6 +417,18 @@ impl Run {
 }
 
 /// An artifact listing entry.
+///
+/// ```no_run
+/// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+/// for f in client.list_artifacts("0123456789abcdef0123456789abcdef", None).await? {
+///     if f.is_dir {
+///         println!("{}/", f.path);
+///     } else {
+///         println!("{} ({} bytes)", f.path, f.file_size.unwrap_or(0));
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FileInfo {
@@ -263,6 +445,13 @@ pub struct FileInfo {
 }
 
 /// A model-registry alias.
+///
+/// ```
+/// use mlflow_sdk::Alias;
+/// // Some servers send the version as a number; it is kept as a string.
+/// let a: Alias = serde_json::from_str(r#"{"alias": "champion", "version": 3}"#).unwrap();
+/// assert_eq!((a.alias.as_str(), a.version.as_str()), ("champion", "3"));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Alias {
@@ -274,6 +463,16 @@ pub struct Alias {
 }
 
 /// A registered model (also how prompts are stored).
+///
+/// ```no_run
+/// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+/// let model = client.get_registered_model("churn-classifier").await?;
+/// println!("{}: {}", model.name, model.description.as_deref().unwrap_or(""));
+/// for a in &model.aliases {
+///     println!("@{} -> version {}", a.alias, a.version);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RegisteredModel {
@@ -304,6 +503,17 @@ pub struct RegisteredModel {
 
 impl RegisteredModel {
     /// The value of tag `key`.
+    ///
+    /// ```
+    /// use mlflow_sdk::{RegisteredModel, Tag};
+    /// let model = RegisteredModel {
+    ///     name: "churn-classifier".into(),
+    ///     tags: vec![Tag::new("owner", "ml-platform")],
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(model.tag("owner"), Some("ml-platform"));
+    /// assert_eq!(model.tag("task"), None);
+    /// ```
     pub fn tag(&self, key: &str) -> Option<&str> {
         self.tags
             .iter()
@@ -313,6 +523,18 @@ impl RegisteredModel {
 }
 
 /// A registered model's version.
+///
+/// ```
+/// use mlflow_sdk::ModelVersion;
+/// let v: ModelVersion = serde_json::from_str(
+///     r#"{"name": "churn-classifier", "version": 2, "status": "READY",
+///         "source": "models:/m-0123", "aliases": ["champion"]}"#,
+/// )
+/// .unwrap();
+/// assert_eq!(v.version, "2");
+/// assert_eq!(v.status.as_deref(), Some("READY"));
+/// assert_eq!(v.aliases, ["champion"]);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ModelVersion {
@@ -368,6 +590,18 @@ pub struct ModelVersion {
 
 impl ModelVersion {
     /// The value of tag `key`.
+    ///
+    /// ```
+    /// use mlflow_sdk::{ModelVersion, Tag};
+    /// let v = ModelVersion {
+    ///     name: "churn-classifier".into(),
+    ///     version: "2".into(),
+    ///     tags: vec![Tag::new("validated", "true")],
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(v.tag("validated"), Some("true"));
+    /// assert_eq!(v.tag("deployed"), None);
+    /// ```
     pub fn tag(&self, key: &str) -> Option<&str> {
         self.tags
             .iter()
@@ -377,6 +611,17 @@ impl ModelVersion {
 }
 
 /// A logged model's metadata (3.x).
+///
+/// ```
+/// use mlflow_sdk::LoggedModelInfo;
+/// let info: LoggedModelInfo = serde_json::from_str(
+///     r#"{"model_id": "m-0123", "experiment_id": "1", "name": "agent",
+///         "creation_timestamp_ms": "1700000000000", "status": "LOGGED_MODEL_READY"}"#,
+/// )
+/// .unwrap();
+/// assert_eq!(info.creation_timestamp_ms, 1_700_000_000_000);
+/// assert_eq!(info.status, "LOGGED_MODEL_READY");
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LoggedModelInfo {
@@ -410,6 +655,18 @@ pub struct LoggedModelInfo {
 }
 
 /// A logged model's params and metrics.
+///
+/// ```no_run
+/// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+/// let model = client.get_logged_model("m-0123456789abcdef").await?;
+/// for p in &model.data.params {
+///     println!("{} = {}", p.key, p.value);
+/// }
+/// for m in &model.data.metrics {
+///     println!("{} = {} (run {:?})", m.key, m.value, m.run_id);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LoggedModelData {
@@ -420,6 +677,13 @@ pub struct LoggedModelData {
 }
 
 /// A logged model (3.x).
+///
+/// ```no_run
+/// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+/// let model = client.get_logged_model("m-0123456789abcdef").await?;
+/// println!("{} ({}) at {}", model.info.name, model.info.status, model.info.artifact_uri);
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LoggedModel {
@@ -430,6 +694,14 @@ pub struct LoggedModel {
 }
 
 /// Where a trace lives.
+///
+/// ```
+/// use mlflow_sdk::TraceLocation;
+/// assert_eq!(
+///     serde_json::to_value(TraceLocation::experiment("1")).unwrap(),
+///     serde_json::json!({"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": "1"}})
+/// );
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TraceLocation {
@@ -442,6 +714,15 @@ pub struct TraceLocation {
 }
 
 /// An experiment trace location.
+///
+/// ```
+/// use mlflow_sdk::{ExperimentLocation, TraceLocation};
+/// let loc = TraceLocation::experiment("1");
+/// assert_eq!(
+///     loc.mlflow_experiment,
+///     Some(ExperimentLocation { experiment_id: "1".into() })
+/// );
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ExperimentLocation {
@@ -451,6 +732,13 @@ pub struct ExperimentLocation {
 
 impl TraceLocation {
     /// The location of traces in experiment `experiment_id`.
+    ///
+    /// ```
+    /// use mlflow_sdk::TraceLocation;
+    /// let loc = TraceLocation::experiment("42");
+    /// assert_eq!(loc.location_type, "MLFLOW_EXPERIMENT");
+    /// assert_eq!(loc.mlflow_experiment.unwrap().experiment_id, "42");
+    /// ```
     pub fn experiment(experiment_id: impl Into<String>) -> Self {
         TraceLocation {
             location_type: "MLFLOW_EXPERIMENT".into(),
@@ -462,6 +750,22 @@ impl TraceLocation {
 }
 
 /// `mlflow.TraceInfoV3`.
+///
+/// ```
+/// use mlflow_sdk::{TraceInfo, rfc3339_to_ms};
+/// let info: TraceInfo = serde_json::from_value(serde_json::json!({
+///     "trace_id": "tr-0af7651916cd43dd8448eb211c80319c",
+///     "trace_location": {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": "1"}},
+///     "request_time": "2025-11-22T15:28:49.681Z",
+///     "execution_duration": "0.250s",
+///     "state": "OK",
+///     "tags": {"mlflow.traceName": "answer"}
+/// }))
+/// .unwrap();
+/// assert_eq!(info.experiment_id(), Some("1"));
+/// assert_eq!(info.tags["mlflow.traceName"], "answer");
+/// assert_eq!(info.request_time.as_deref().and_then(rfc3339_to_ms), Some(1_763_825_329_681));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TraceInfo {
@@ -497,6 +801,17 @@ pub struct TraceInfo {
 
 impl TraceInfo {
     /// The experiment the trace belongs to.
+    ///
+    /// ```
+    /// use mlflow_sdk::{TraceInfo, TraceLocation};
+    /// let info = TraceInfo {
+    ///     trace_id: "tr-0af7651916cd43dd8448eb211c80319c".into(),
+    ///     trace_location: TraceLocation::experiment("1"),
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(info.experiment_id(), Some("1"));
+    /// assert_eq!(TraceInfo::default().experiment_id(), None);
+    /// ```
     pub fn experiment_id(&self) -> Option<&str> {
         self.trace_location
             .mlflow_experiment
@@ -506,6 +821,14 @@ impl TraceInfo {
 }
 
 /// Who produced an assessment.
+///
+/// ```
+/// use mlflow_sdk::AssessmentSource;
+/// assert_eq!(
+///     serde_json::to_value(AssessmentSource::human("alice")).unwrap(),
+///     serde_json::json!({"source_type": "HUMAN", "source_id": "alice"})
+/// );
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AssessmentSource {
@@ -517,6 +840,12 @@ pub struct AssessmentSource {
 
 impl AssessmentSource {
     /// A `CODE` source.
+    ///
+    /// ```
+    /// use mlflow_sdk::AssessmentSource;
+    /// let src = AssessmentSource::code("exact_match");
+    /// assert_eq!((src.source_type.as_str(), src.source_id.as_str()), ("CODE", "exact_match"));
+    /// ```
     pub fn code(id: impl Into<String>) -> Self {
         AssessmentSource {
             source_type: "CODE".into(),
@@ -524,6 +853,13 @@ impl AssessmentSource {
         }
     }
     /// A `HUMAN` source.
+    ///
+    /// ```
+    /// use mlflow_sdk::AssessmentSource;
+    /// let src = AssessmentSource::human("alice@example.com");
+    /// assert_eq!(src.source_type, "HUMAN");
+    /// assert_eq!(src.source_id, "alice@example.com");
+    /// ```
     pub fn human(id: impl Into<String>) -> Self {
         AssessmentSource {
             source_type: "HUMAN".into(),
@@ -533,6 +869,13 @@ impl AssessmentSource {
 }
 
 /// A feedback value (or error).
+///
+/// ```
+/// use mlflow_sdk::{Assessment, AssessmentSource, FeedbackValue};
+/// use serde_json::json;
+/// let a = Assessment::feedback("tr-1", "relevance", json!(0.8), AssessmentSource::code("judge"));
+/// assert_eq!(a.feedback, Some(FeedbackValue { value: json!(0.8), error: None }));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FeedbackValue {
@@ -544,6 +887,13 @@ pub struct FeedbackValue {
 }
 
 /// An expectation (ground truth) value.
+///
+/// ```
+/// use mlflow_sdk::{Assessment, AssessmentSource, ExpectationValue};
+/// use serde_json::json;
+/// let a = Assessment::expectation("tr-1", "expected_answer", json!("Paris"), AssessmentSource::human("alice"));
+/// assert_eq!(a.expectation, Some(ExpectationValue { value: json!("Paris") }));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ExpectationValue {
@@ -552,6 +902,19 @@ pub struct ExpectationValue {
 }
 
 /// `mlflow.assessments.Assessment`: feedback or an expectation attached to a trace.
+///
+/// ```
+/// use mlflow_sdk::{Assessment, AssessmentSource};
+/// use serde_json::json;
+/// let a = Assessment {
+///     rationale: Some("cites the right document".into()),
+///     ..Assessment::feedback("tr-1", "relevance", json!(0.8), AssessmentSource::code("judge"))
+/// };
+/// let body = serde_json::to_value(&a).unwrap();
+/// assert_eq!(body["feedback"]["value"], 0.8);
+/// assert_eq!(body["rationale"], "cites the right document");
+/// assert!(body.get("assessment_id").is_none()); // assigned by the server
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Assessment {
@@ -598,6 +961,15 @@ pub struct Assessment {
 
 impl Assessment {
     /// A feedback assessment on `trace_id`.
+    ///
+    /// ```
+    /// use mlflow_sdk::{Assessment, AssessmentSource};
+    /// use serde_json::json;
+    /// let a = Assessment::feedback("tr-1", "correctness", json!(true), AssessmentSource::human("alice"));
+    /// assert_eq!(a.assessment_name, "correctness");
+    /// assert_eq!(a.feedback.unwrap().value, json!(true));
+    /// assert!(a.expectation.is_none());
+    /// ```
     pub fn feedback(
         trace_id: impl Into<String>,
         name: impl Into<String>,
@@ -613,6 +985,15 @@ impl Assessment {
         }
     }
     /// An expectation assessment on `trace_id`.
+    ///
+    /// ```
+    /// use mlflow_sdk::{Assessment, AssessmentSource};
+    /// use serde_json::json;
+    /// let a = Assessment::expectation("tr-1", "expected_answer", json!("Paris"), AssessmentSource::human("alice"));
+    /// assert_eq!(a.trace_id, "tr-1");
+    /// assert_eq!(a.expectation.unwrap().value, "Paris");
+    /// assert!(a.feedback.is_none());
+    /// ```
     pub fn expectation(
         trace_id: impl Into<String>,
         name: impl Into<String>,
@@ -630,6 +1011,23 @@ impl Assessment {
 }
 
 /// One page of search results.
+///
+/// ```no_run
+/// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+/// use mlflow_sdk::SearchQuery;
+/// let mut q = SearchQuery::new().max_results(100);
+/// loop {
+///     let page = client.search_experiments_page(&q).await?;
+///     for exp in &page.items {
+///         println!("{} {}", exp.experiment_id, exp.name);
+///     }
+///     match page.next_page_token {
+///         Some(token) => q.page_token = Some(token),
+///         None => break,
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Page<T> {
     /// The items.

@@ -4,6 +4,14 @@ use serde::{Deserialize, Deserializer, Serializer};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch.
+///
+/// ```
+/// use mlflow_sdk::{Metric, now_ms};
+/// let t = now_ms();
+/// assert!(t > 1_600_000_000_000); // after September 2020
+/// let m = Metric { timestamp: t, ..Metric::new("loss", 0.5, 1) };
+/// assert_eq!(m.timestamp, t);
+/// ```
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -12,6 +20,14 @@ pub fn now_ms() -> i64 {
 }
 
 /// Nanoseconds since the Unix epoch.
+///
+/// ```
+/// use mlflow_sdk::{now_ms, now_ns, rfc3339_from_ns};
+/// let before = now_ms();
+/// let ns = now_ns();
+/// assert!(ns / 1_000_000 >= before as u64);
+/// assert!(rfc3339_from_ns(ns).ends_with('Z'));
+/// ```
 pub fn now_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -71,6 +87,12 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// Formats epoch nanoseconds as RFC 3339 UTC with millisecond precision (protobuf `Timestamp` JSON).
+///
+/// ```
+/// use mlflow_sdk::rfc3339_from_ns;
+/// assert_eq!(rfc3339_from_ns(0), "1970-01-01T00:00:00.000Z");
+/// assert_eq!(rfc3339_from_ns(1_763_825_329_681_000_000), "2025-11-22T15:28:49.681Z");
+/// ```
 pub fn rfc3339_from_ns(ns: u64) -> String {
     let secs = (ns / 1_000_000_000) as i64;
     let millis = (ns / 1_000_000) % 1000;
@@ -98,6 +120,13 @@ pub fn rfc3339_from_ns(ns: u64) -> String {
 }
 
 /// Parses an RFC 3339 UTC timestamp (`2026-11-22T15:28:49.681Z`, offsets `+00:00` too) to epoch ms.
+///
+/// ```
+/// use mlflow_sdk::rfc3339_to_ms;
+/// assert_eq!(rfc3339_to_ms("2025-11-22T15:28:49.681Z"), Some(1_763_825_329_681));
+/// assert_eq!(rfc3339_to_ms("2025-11-22T15:28:49.681+00:00"), Some(1_763_825_329_681));
+/// assert_eq!(rfc3339_to_ms("yesterday"), None);
+/// ```
 pub fn rfc3339_to_ms(s: &str) -> Option<i64> {
     let (date, time) = s.split_once('T')?;
     let mut dp = date.split('-');
