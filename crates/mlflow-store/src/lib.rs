@@ -10,6 +10,7 @@
 pub mod db;
 mod experiments;
 pub mod genai;
+mod group_commit;
 pub mod logged_models;
 mod metrics;
 pub mod migrate;
@@ -139,6 +140,8 @@ pub trait TrackingStore: LoggedModelStore + Send + Sync + 'static {
 pub struct SqlStore {
     db: Db,
     artifact_root: String,
+    /// SQLite only: concurrent `log-batch` requests share a transaction (see `group_commit`).
+    group: Option<group_commit::GroupCommit>,
 }
 
 impl SqlStore {
@@ -146,10 +149,15 @@ impl SqlStore {
     pub async fn open(uri: &str, default_artifact_root: &str) -> Result<Self> {
         let db = Db::connect(uri).await?;
         migrate::migrate(&db, default_artifact_root).await?;
-        Ok(Self {
+        let mut store = Self {
             db,
             artifact_root: default_artifact_root.to_string(),
-        })
+            group: None,
+        };
+        if store.db.dialect == mlflow_search::Dialect::Sqlite {
+            store.group = group_commit::GroupCommit::start(store.clone());
+        }
+        Ok(store)
     }
 
     pub fn db(&self) -> &Db {

@@ -552,15 +552,32 @@ impl SqlStore {
         tags: Vec<Tag>,
         single_param: bool,
     ) -> Result<()> {
-        let db = &self.db;
-        let mut tx = db.begin_write().await?;
-        self.require_active_run(&mut tx, run_id).await?;
-        self.insert_params(&mut tx, run_id, &params, single_param)
+        if let Some(group) = &self.group {
+            return group
+                .submit(run_id, metrics, params, tags, single_param)
+                .await;
+        }
+        let mut tx = self.db.begin_write().await?;
+        self.log_batch_in(&mut tx, run_id, &metrics, &params, &tags, single_param)
             .await?;
-        self.insert_metrics(&mut tx, run_id, &metrics).await?;
-        let tags: Vec<Tag> = dedup_tags(&tags).into_iter().cloned().collect();
-        self.upsert_tags(&mut tx, run_id, &tags).await?;
         tx.commit().await.map_err(db_err)
+    }
+
+    /// The writes of one `log-batch`, inside the caller's transaction (or savepoint).
+    pub(crate) async fn log_batch_in(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Tag],
+        tags: &[Tag],
+        single_param: bool,
+    ) -> Result<()> {
+        self.require_active_run(tx, run_id).await?;
+        self.insert_params(tx, run_id, params, single_param).await?;
+        self.insert_metrics(tx, run_id, metrics).await?;
+        let tags: Vec<Tag> = dedup_tags(tags).into_iter().cloned().collect();
+        self.upsert_tags(tx, run_id, &tags).await
     }
 
     /// Inserts params; re-logging the same value is a no-op, a different value is refused.
