@@ -31,7 +31,10 @@ fn main() -> mlflow_sdk::Result<()> {
     )?;
 
     let prod = client.load_prompt("prompts:/rust-summarizer@production")?;
-    println!("production is version {}: {:?}", prod.version, prod.template);
+    println!(
+        "production is version {}: {:?}",
+        prod.version, prod.template
+    );
     client.set_prompt_alias("rust-summarizer", "production", &v2.version)?;
     // Alias resolutions are cached for 60 s; a version URI is exact.
     let latest = client.load_prompt(&format!("prompts:/rust-summarizer/{}", v2.version))?;

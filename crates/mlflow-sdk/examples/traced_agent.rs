@@ -94,7 +94,9 @@ async fn start_toy_llm() -> std::io::Result<String> {
                 let mut chunk = [0u8; 4096];
                 // Read the head, then Content-Length bytes of body.
                 let (head_end, len) = loop {
-                    let Ok(n) = sock.read(&mut chunk).await else { return };
+                    let Ok(n) = sock.read(&mut chunk).await else {
+                        return;
+                    };
                     if n == 0 {
                         return;
                     }
@@ -110,7 +112,9 @@ async fn start_toy_llm() -> std::io::Result<String> {
                     }
                 };
                 while buf.len() < head_end + len {
-                    let Ok(n) = sock.read(&mut chunk).await else { return };
+                    let Ok(n) = sock.read(&mut chunk).await else {
+                        return;
+                    };
                     if n == 0 {
                         return;
                     }

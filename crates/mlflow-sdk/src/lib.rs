@@ -56,6 +56,7 @@ pub use logged_models::CreateLoggedModel;
 pub use mlflow_sdk_macros::trace;
 pub use prompts::{ChatMessage, Prompt, PromptTemplate};
 pub use registry::CreateModelVersion;
+pub use traces::{SpanEventRecord, SpanRecord};
 pub use types::*;
 pub use util::{now_ms, now_ns, rfc3339_from_ns, rfc3339_to_ms};
 pub use webhooks::{

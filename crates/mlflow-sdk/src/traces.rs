@@ -17,7 +17,27 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// A finished span, as the SDK records it before export.
+/// A finished span, as the SDK records it before export. `tracing_layer` builds these from
+/// `tracing` spans; build them yourself to import spans from elsewhere with
+/// [`Client::log_spans`].
+///
+/// ```
+/// use mlflow_sdk::SpanRecord;
+/// use serde_json::json;
+/// let span = SpanRecord {
+///     trace_id: [7; 16],
+///     span_id: [1; 8],
+///     name: "retrieve".into(),
+///     start_time_ns: 1_700_000_000_000_000_000,
+///     end_time_ns: 1_700_000_000_250_000_000,
+///     attributes: vec![
+///         ("mlflow.spanType".into(), json!("RETRIEVER")),
+///         ("mlflow.spanInputs".into(), json!({"query": "rust"})),
+///     ],
+///     ..Default::default()
+/// };
+/// assert_eq!(span.mlflow_trace_id(), format!("tr-{}", "07".repeat(16)));
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct SpanRecord {
     /// OTel trace id.
@@ -41,6 +61,16 @@ pub struct SpanRecord {
 }
 
 /// A span event (a log line inside a span, or an `exception`).
+///
+/// ```
+/// use mlflow_sdk::SpanEventRecord;
+/// let e = SpanEventRecord {
+///     name: "exception".into(),
+///     time_ns: 1_700_000_000_000_000_000,
+///     attributes: vec![("exception.message".into(), "timeout".into())],
+/// };
+/// assert_eq!(e.attributes[0].1, "timeout");
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct SpanEventRecord {
     /// Event name.
@@ -53,11 +83,25 @@ pub struct SpanEventRecord {
 
 impl SpanRecord {
     /// The MLflow trace id, `tr-<32 hex>`.
+    ///
+    /// ```
+    /// let s = mlflow_sdk::SpanRecord { trace_id: [0xab; 16], ..Default::default() };
+    /// assert_eq!(s.mlflow_trace_id(), format!("tr-{}", "ab".repeat(16)));
+    /// ```
     pub fn mlflow_trace_id(&self) -> String {
         format!("tr-{}", crate::util::hex(&self.trace_id))
     }
 
     /// The value of attribute `key`.
+    ///
+    /// ```
+    /// let s = mlflow_sdk::SpanRecord {
+    ///     attributes: vec![("mlflow.spanType".into(), serde_json::json!("LLM"))],
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(s.attribute("mlflow.spanType"), Some(&serde_json::json!("LLM")));
+    /// assert_eq!(s.attribute("missing"), None);
+    /// ```
     pub fn attribute(&self, key: &str) -> Option<&Value> {
         self.attributes
             .iter()
@@ -67,6 +111,19 @@ impl SpanRecord {
 
     /// Converts to the OTLP protobuf span, encoding attribute values as the official client's
     /// `_set_otel_proto_anyvalue` does (dicts → kvlist, lists → array, scalars typed).
+    ///
+    /// ```
+    /// let s = mlflow_sdk::SpanRecord {
+    ///     span_id: [1; 8],
+    ///     name: "tool".into(),
+    ///     error: Some("boom".into()),
+    ///     ..Default::default()
+    /// };
+    /// let otlp = s.to_otlp();
+    /// assert_eq!(otlp.name, "tool");
+    /// assert_eq!(otlp.span_id, vec![1; 8]);
+    /// assert!(otlp.status.is_some());
+    /// ```
     pub fn to_otlp(&self) -> Span {
         Span {
             trace_id: self.trace_id.to_vec(),
@@ -130,7 +187,7 @@ fn any_value_of(v: &Value) -> AnyValue {
 }
 
 /// Builds the OTLP export request for `spans`.
-pub fn otlp_request(spans: &[SpanRecord]) -> ExportTraceServiceRequest {
+pub(crate) fn otlp_request(spans: &[SpanRecord]) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
