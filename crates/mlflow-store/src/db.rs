@@ -280,6 +280,17 @@ pub fn is_unique_violation_error(e: &Error) -> bool {
             || e.message.contains("Duplicate entry"))
 }
 
+/// True when a store error is a lock conflict the database resolved by aborting this
+/// transaction (MySQL/MariaDB "Deadlock found", PostgreSQL "deadlock detected" or a
+/// serialization failure): nothing of it was written, and running it again is safe.
+pub fn is_retryable_conflict_error(e: &Error) -> bool {
+    e.code == mlflow_domain::ErrorCode::InternalError
+        && (e.message.contains("Deadlock found")
+            || e.message.contains("deadlock detected")
+            || e.message.contains("could not serialize access")
+            || e.message.contains("Lock wait timeout exceeded"))
+}
+
 /// True when the error is a unique/primary-key violation.
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {

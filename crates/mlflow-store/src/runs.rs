@@ -557,10 +557,28 @@ impl SqlStore {
                 .submit(run_id, metrics, params, tags, single_param)
                 .await;
         }
-        let mut tx = self.db.begin_write().await?;
-        self.log_batch_in(&mut tx, run_id, &metrics, &params, &tags, single_param)
-            .await?;
-        tx.commit().await.map_err(db_err)
+        // PostgreSQL/MySQL: concurrent batches on one run can deadlock on the index locks of
+        // `metrics`/`latest_metrics`; the database aborts one of them (nothing written), and
+        // it is run again rather than surfacing a 500.
+        let mut attempt = 0u64;
+        loop {
+            let r = async {
+                let mut tx = self.db.begin_write().await?;
+                self.log_batch_in(&mut tx, run_id, &metrics, &params, &tags, single_param)
+                    .await?;
+                tx.commit().await.map_err(db_err)
+            }
+            .await;
+            match r {
+                Err(e) if attempt < 8 && crate::db::is_retryable_conflict_error(&e) => {
+                    attempt += 1;
+                    let jitter = (now_ms().unsigned_abs() % 7) + 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(5 * attempt * jitter))
+                        .await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// The writes of one `log-batch`, inside the caller's transaction (or savepoint).

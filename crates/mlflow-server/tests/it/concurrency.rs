@@ -166,4 +166,110 @@ async fn concurrent_log_batch_and_create_run(s: TestServer) {
     assert_eq!(names, want);
 }
 
+/// Concurrent batches where every other one fails (a changed param, or a deleted run): on
+/// SQLite they share group commits, and a failing batch must roll back alone, with its own
+/// error, while the others in the same transaction are kept.
+async fn concurrent_batches_fail_alone(s: TestServer) {
+    let exp = s.create_experiment("group-commit").await;
+    let deleted = s.create_run(&exp).await;
+    s.post_ok("runs/delete", json!({"run_id": deleted})).await;
+    let mut runs = Vec::new();
+    for _ in 0..8 {
+        let run = s.create_run(&exp).await;
+        s.post_ok(
+            "runs/log-batch",
+            json!({"run_id": run, "params": [{"key": "fixed", "value": "1"}]}),
+        )
+        .await;
+        runs.push(run);
+    }
+    let mut tasks = Vec::new();
+    for round in 0..6i64 {
+        for (w, run) in runs.iter().enumerate() {
+            let s = s.clone();
+            let run = run.clone();
+            let deleted = deleted.clone();
+            tasks.push(tokio::spawn(async move {
+                let metrics: Vec<Value> = (0..50)
+                    .map(|i| json!({"key": format!("m{i}"), "value": round as f64, "timestamp": round, "step": round}))
+                    .collect();
+                let kind = (w + round as usize) % 3;
+                let body = match kind {
+                    // Good: new metrics and a tag.
+                    0 => json!({"run_id": run, "metrics": metrics, "tags": [{"key": format!("ok{round}"), "value": "y"}]}),
+                    // Bad: the param changes value; nothing of the batch may land.
+                    1 => json!({"run_id": run, "metrics": metrics, "params": [{"key": "fixed", "value": "2"}],
+                                "tags": [{"key": format!("bad{round}"), "value": "n"}]}),
+                    // Bad: the run is deleted.
+                    _ => json!({"run_id": deleted, "metrics": metrics}),
+                };
+                let (st, resp) = s.post("runs/log-batch", body).await;
+                (run, round, kind, st, resp)
+            }));
+        }
+    }
+    let mut good = std::collections::HashMap::<String, Vec<i64>>::new();
+    for t in tasks {
+        let (run, round, kind, st, resp) = t.await.expect("task panicked");
+        match kind {
+            0 => {
+                assert_eq!(st, StatusCode::OK, "{resp}");
+                good.entry(run).or_default().push(round);
+            }
+            1 => {
+                assert_eq!(st, StatusCode::BAD_REQUEST, "{resp}");
+                assert_eq!(resp["error_code"], "INVALID_PARAMETER_VALUE", "{resp}");
+            }
+            _ => {
+                assert_eq!(st, StatusCode::BAD_REQUEST, "{resp}");
+                assert_eq!(resp["error_code"], "INVALID_PARAMETER_VALUE", "{resp}");
+                assert!(
+                    resp["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("must be in the 'active' state"),
+                    "{resp}"
+                );
+            }
+        }
+    }
+    for run in &runs {
+        let got = s.get_run(run).await;
+        let rounds = good.get(run).cloned().unwrap_or_default();
+        assert_eq!(
+            kv_get(&got["data"]["params"], "fixed").and_then(Value::as_str),
+            Some("1")
+        );
+        for round in 0..6i64 {
+            let ok = rounds.contains(&round);
+            assert_eq!(
+                kv_get(&got["data"]["tags"], &format!("ok{round}")).is_some(),
+                ok,
+                "{got}"
+            );
+            assert!(
+                kv_get(&got["data"]["tags"], &format!("bad{round}")).is_none(),
+                "{got}"
+            );
+        }
+        // Metric history holds exactly the good rounds' points.
+        let (st, h) = s
+            .get(
+                "metrics/get-history",
+                &[("run_id", run.as_str()), ("metric_key", "m7")],
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{h}");
+        let mut steps: Vec<i64> = h["metrics"]
+            .as_array()
+            .map(|a| a.iter().map(|m| m["step"].as_i64().unwrap()).collect())
+            .unwrap_or_default();
+        steps.sort();
+        let mut want = rounds.clone();
+        want.sort();
+        assert_eq!(steps, want, "{run}");
+    }
+}
+
 backend_tests!(concurrent_log_batch_and_create_run);
+backend_tests!(concurrent_batches_fail_alone);
