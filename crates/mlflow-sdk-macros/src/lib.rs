@@ -52,6 +52,59 @@ impl Parse for Args {
 ///
 /// Arguments: `name = "..."` (span name, default the function's), `span_type = "LLM"` (default
 /// `UNKNOWN`), `skip(arg, ...)` (arguments not to record; `self` is never recorded).
+///
+/// Spans use the `tracing` target `mlflow` and reach MLflow through
+/// `mlflow_sdk::tracing_layer::MlflowLayer`; without a subscriber that enables them, the function
+/// runs unchanged and nothing is serialized.
+///
+/// # Example
+///
+/// (Marked `ignore` here because this proc-macro crate cannot link `mlflow_sdk`; the same
+/// example is compiled as a doc test of `mlflow_sdk::tracing_layer`.)
+///
+/// ```ignore
+/// use mlflow_sdk::trace;
+/// use mlflow_sdk::tracing_layer::MlflowLayer;
+/// use tracing_subscriber::prelude::*;
+///
+/// #[derive(Debug, serde::Serialize)]
+/// struct Doc {
+///     id: u32,
+///     text: String,
+/// }
+///
+/// // Sync: span "retrieve" of type RETRIEVER; inputs {"query": ..., "k": ...}, outputs the
+/// // documents (serialized with serde).
+/// #[trace(span_type = "RETRIEVER")]
+/// fn retrieve(query: &str, k: usize) -> Vec<Doc> {
+///     (0..k as u32).map(|id| Doc { id, text: format!("about {query}") }).collect()
+/// }
+///
+/// // Async, with its own span name; `api_key` is not recorded. An `Err` return marks the span
+/// // failed with the error's `Display` text.
+/// #[trace(name = "chat_completion", span_type = "LLM", skip(api_key))]
+/// async fn complete(prompt: String, api_key: &str) -> Result<String, std::io::Error> {
+///     let _ = api_key; // a real client would send it
+///     Ok(format!("answer to: {prompt}"))
+/// }
+///
+/// // The root span: the calls above become its children in one trace.
+/// #[trace(name = "agent", span_type = "AGENT", skip(api_key))]
+/// async fn answer(question: String, api_key: &str) -> Result<String, std::io::Error> {
+///     let docs = retrieve(&question, 2);
+///     complete(format!("{question}\ncontext: {docs:?}"), api_key).await
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let (layer, exporter) = MlflowLayer::builder().experiment_id("1").build()?;
+///     tracing_subscriber::registry().with(layer).init();
+///     let rt = tokio::runtime::Runtime::new()?;
+///     let reply = rt.block_on(answer("What is MLflow?".into(), "sk-secret"))?;
+///     println!("{reply}");
+///     exporter.flush()?; // the trace agent -> (retrieve, chat_completion) is on the server
+///     Ok(())
+/// }
+/// ```
 #[proc_macro_attribute]
 pub fn trace(attr: TokenStream, item: TokenStream) -> TokenStream {
     let args = syn::parse_macro_input!(attr as Args);

@@ -29,9 +29,31 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Assessment metadata key linking an assessment to the evaluation run.
+///
+/// ```no_run
+/// use mlflow_sdk::evaluate::SOURCE_RUN_ID_KEY;
+/// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+/// let info = client.get_trace_info("tr-0123456789abcdef0123456789abcdef").await?;
+/// for a in &info.assessments {
+///     if let Some(run_id) = a.metadata.get(SOURCE_RUN_ID_KEY) {
+///         println!("{} came from evaluation run {run_id}", a.assessment_name);
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 pub const SOURCE_RUN_ID_KEY: &str = "mlflow.assessment.sourceRunId";
 
 /// One dataset row.
+///
+/// ```
+/// use mlflow_sdk::evaluate::EvalRecord;
+/// use serde_json::json;
+/// let row = EvalRecord::new(json!({"question": "Capital of France?"}))
+///     .expect(json!("Paris"))
+///     .expectation("must_mention", json!(["Paris"]));
+/// assert_eq!(row.inputs["question"], "Capital of France?");
+/// assert_eq!(row.expectations.len(), 2);
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct EvalRecord {
     /// Inputs passed to the predict function (usually an object).
@@ -42,6 +64,13 @@ pub struct EvalRecord {
 
 impl EvalRecord {
     /// A row with `inputs`.
+    ///
+    /// ```
+    /// use mlflow_sdk::evaluate::EvalRecord;
+    /// use serde_json::json;
+    /// let row = EvalRecord::new(json!({"question": "2+2", "context": "arithmetic"}));
+    /// assert!(row.expectations.is_empty());
+    /// ```
     pub fn new(inputs: Value) -> Self {
         EvalRecord {
             inputs,
@@ -49,12 +78,27 @@ impl EvalRecord {
         }
     }
     /// Sets the `expected_response` expectation.
+    ///
+    /// ```
+    /// use mlflow_sdk::evaluate::EvalRecord;
+    /// use serde_json::json;
+    /// let row = EvalRecord::new(json!({"question": "2+2"})).expect(json!("4"));
+    /// assert_eq!(row.expectations["expected_response"], json!("4"));
+    /// ```
     pub fn expect(mut self, expected: Value) -> Self {
         self.expectations
             .insert("expected_response".into(), expected);
         self
     }
     /// Adds a named expectation.
+    ///
+    /// ```
+    /// use mlflow_sdk::evaluate::EvalRecord;
+    /// use serde_json::json;
+    /// let row = EvalRecord::new(json!({"question": "Summarize the report"}))
+    ///     .expectation("max_words", json!(50));
+    /// assert_eq!(row.expectations["max_words"], 50);
+    /// ```
     pub fn expectation(mut self, name: impl Into<String>, value: Value) -> Self {
         self.expectations.insert(name.into(), value);
         self
@@ -62,6 +106,31 @@ impl EvalRecord {
 }
 
 /// What a scorer sees.
+///
+/// ```
+/// use mlflow_sdk::evaluate::{ScoreInput, Scorer};
+/// use serde_json::{Value, json};
+/// use std::collections::BTreeMap;
+/// use std::time::Duration;
+///
+/// fn polite(s: &ScoreInput<'_>) -> Value {
+///     json!(s.outputs.as_str().is_some_and(|o| o.contains("please")))
+/// }
+///
+/// let (inputs, outputs) = (json!({"q": "hi"}), json!("Sit down, please."));
+/// let expectations = BTreeMap::new();
+/// let input = ScoreInput {
+///     inputs: &inputs,
+///     outputs: &outputs,
+///     expectations: &expectations,
+///     latency: Duration::from_millis(120),
+///     trace_id: "tr-0",
+///     token_usage: None,
+/// };
+/// assert_eq!(polite(&input), json!(true));
+/// let scorer = Scorer::from_fn("polite", polite);
+/// assert_eq!(scorer.name(), "polite");
+/// ```
 #[derive(Clone, Debug)]
 pub struct ScoreInput<'a> {
     /// The row's inputs.
@@ -80,6 +149,13 @@ pub struct ScoreInput<'a> {
 }
 
 /// Token counts of a trace.
+///
+/// ```
+/// use mlflow_sdk::evaluate::TokenUsage;
+/// let usage = TokenUsage { input_tokens: 12, output_tokens: 30, total_tokens: 42 };
+/// let text = r#"{"input_tokens": 12, "output_tokens": 30}"#;
+/// assert_eq!(TokenUsage::from_json_text(text), Some(usage));
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TokenUsage {
     /// Prompt tokens.
@@ -92,6 +168,20 @@ pub struct TokenUsage {
 
 impl TokenUsage {
     /// Reads `{"input_tokens", "output_tokens", "total_tokens"}` JSON text (trace metadata).
+    ///
+    /// ```
+    /// use mlflow_sdk::evaluate::TokenUsage;
+    /// let u = TokenUsage::from_json_text(
+    ///     r#"{"input_tokens": 31, "output_tokens": 11, "total_tokens": 42}"#,
+    /// )
+    /// .unwrap();
+    /// assert_eq!((u.input_tokens, u.output_tokens, u.total_tokens), (31, 11, 42));
+    /// // A missing total is input + output; no counts at all, or not JSON, is `None`.
+    /// let u = TokenUsage::from_json_text(r#"{"input_tokens": 3, "output_tokens": 4}"#).unwrap();
+    /// assert_eq!(u.total_tokens, 7);
+    /// assert_eq!(TokenUsage::from_json_text("{}"), None);
+    /// assert_eq!(TokenUsage::from_json_text("not json"), None);
+    /// ```
     pub fn from_json_text(text: &str) -> Option<TokenUsage> {
         let v: Value = serde_json::from_str(text).ok()?;
         let get = |k: &str| v.get(k).and_then(Value::as_i64);
@@ -109,6 +199,13 @@ type ScoreFn = dyn Fn(&ScoreInput<'_>) -> std::result::Result<Value, String> + S
 
 /// A named scoring function; its value (bool, number, `"yes"`/`"no"`, or any JSON) becomes a
 /// feedback assessment, and numeric-like values are averaged into `<name>/mean`.
+///
+/// ```
+/// use mlflow_sdk::evaluate::Scorer;
+/// let scorers = [Scorer::exact_match(), Scorer::contains(), Scorer::latency()];
+/// let names: Vec<&str> = scorers.iter().map(Scorer::name).collect();
+/// assert_eq!(names, ["exact_match", "contains", "latency"]); // metrics: exact_match/mean, ...
+/// ```
 #[derive(Clone)]
 pub struct Scorer {
     name: String,
@@ -137,6 +234,17 @@ fn as_text(v: &Value) -> String {
 
 impl Scorer {
     /// A scorer from a closure.
+    ///
+    /// ```
+    /// use mlflow_sdk::evaluate::Scorer;
+    /// use serde_json::json;
+    /// let short = Scorer::from_fn("short_answer", |s| json!(s.outputs.to_string().len() < 200));
+    /// let words = Scorer::from_fn("word_count", |s| {
+    ///     json!(s.outputs.as_str().map_or(0, |t| t.split_whitespace().count()))
+    /// });
+    /// assert_eq!(short.name(), "short_answer");
+    /// assert_eq!(words.name(), "word_count");
+    /// ```
     pub fn from_fn(
         name: impl Into<String>,
         f: impl Fn(&ScoreInput<'_>) -> Value + Send + Sync + 'static,
@@ -148,6 +256,18 @@ impl Scorer {
     }
 
     /// A scorer from a fallible closure; an `Err` is recorded as the assessment's error.
+    ///
+    /// ```
+    /// use mlflow_sdk::evaluate::Scorer;
+    /// use serde_json::{Value, json};
+    /// // Rows whose output is not a JSON object text get a scorer error, not a value.
+    /// let is_object = Scorer::try_from_fn("json_object", |s| {
+    ///     let text = s.outputs.as_str().ok_or("output is not a string")?;
+    ///     let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    ///     Ok(json!(v.is_object()))
+    /// });
+    /// assert_eq!(is_object.name(), "json_object");
+    /// ```
     pub fn try_from_fn(
         name: impl Into<String>,
         f: impl Fn(&ScoreInput<'_>) -> std::result::Result<Value, String> + Send + Sync + 'static,
@@ -159,11 +279,25 @@ impl Scorer {
     }
 
     /// The scorer's name.
+    ///
+    /// ```
+    /// use mlflow_sdk::evaluate::Scorer;
+    /// assert_eq!(Scorer::latency().name(), "latency");
+    /// assert_eq!(Scorer::regex(r"\d+")?.name(), "regex_match");
+    /// # Ok::<(), mlflow_sdk::Error>(())
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// `exact_match`: outputs equal `expected_response` (strings compared trimmed).
+    ///
+    /// ```
+    /// use mlflow_sdk::evaluate::Scorer;
+    /// // For rows built with `EvalRecord::expect(json!("4"))`: outputs "4", " 4 " and 4 match.
+    /// let scorer = Scorer::exact_match();
+    /// assert_eq!(scorer.name(), "exact_match");
+    /// ```
     pub fn exact_match() -> Self {
         Scorer::try_from_fn("exact_match", |s| {
             let e = expected(s)?;
@@ -174,6 +308,13 @@ impl Scorer {
     }
 
     /// `contains`: the output text contains the `expected_response` text.
+    ///
+    /// ```
+    /// use mlflow_sdk::evaluate::Scorer;
+    /// // For a row expecting "Paris", true for the output "The capital of France is Paris.".
+    /// let scorer = Scorer::contains();
+    /// assert_eq!(scorer.name(), "contains");
+    /// ```
     pub fn contains() -> Self {
         Scorer::try_from_fn("contains", |s| {
             Ok(json!(as_text(s.outputs).contains(&as_text(&expected(s)?))))
@@ -181,6 +322,14 @@ impl Scorer {
     }
 
     /// `regex_match`: the output text matches `pattern`.
+    ///
+    /// ```
+    /// use mlflow_sdk::evaluate::Scorer;
+    /// let iso_date = Scorer::regex(r"^\d{4}-\d{2}-\d{2}$")?;
+    /// assert_eq!(iso_date.name(), "regex_match");
+    /// assert!(Scorer::regex("(unclosed").is_err());
+    /// # Ok::<(), mlflow_sdk::Error>(())
+    /// ```
     pub fn regex(pattern: &str) -> Result<Self> {
         let re = regex_lite::Regex::new(pattern)
             .map_err(|e| Error::invalid(format!("bad regex: {e}")))?;
@@ -190,6 +339,13 @@ impl Scorer {
     }
 
     /// `latency`: seconds the predict function took.
+    ///
+    /// ```
+    /// use mlflow_sdk::evaluate::Scorer;
+    /// // Logged as `latency/mean` (seconds) on the evaluation run.
+    /// let scorer = Scorer::latency();
+    /// assert_eq!(scorer.name(), "latency");
+    /// ```
     pub fn latency() -> Self {
         Scorer::from_fn("latency", |s| json!(s.latency.as_secs_f64()))
     }
@@ -225,6 +381,24 @@ impl Scorer {
 }
 
 /// One evaluated row.
+///
+/// ```no_run
+/// use mlflow_sdk::evaluate::{EvalRecord, Scorer, evaluate};
+/// use serde_json::json;
+/// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+/// let data = [EvalRecord::new(json!({"question": "2+2"})).expect(json!("4"))];
+/// let result = evaluate(&client, "1", &data, |_| Ok(json!("4")), &[Scorer::exact_match()]).await?;
+/// for row in &result.rows {
+///     match &row.outputs {
+///         Ok(out) => println!("{}: {out}", row.trace_id),
+///         Err(e) => println!("{}: predict failed: {e}", row.trace_id),
+///     }
+///     for (scorer, score) in &row.scores {
+///         println!("  {scorer} = {score:?}");
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct EvalRow {
     /// The row's trace.
@@ -236,6 +410,17 @@ pub struct EvalRow {
 }
 
 /// The result of [`evaluate`].
+///
+/// ```no_run
+/// use mlflow_sdk::evaluate::{EvalRecord, Scorer, evaluate};
+/// use serde_json::json;
+/// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+/// let data = [EvalRecord::new(json!({"question": "2+2"})).expect(json!("4"))];
+/// let result = evaluate(&client, "1", &data, |_| Ok(json!("4")), &[Scorer::exact_match()]).await?;
+/// println!("run {}: {} rows", result.run_id, result.rows.len());
+/// assert_eq!(result.metrics.get("exact_match/mean"), Some(&1.0));
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct EvalResult {
     /// The evaluation run.
@@ -352,6 +537,26 @@ fn as_float(v: &Value) -> Option<f64> {
 }
 
 /// Evaluates `predict` over `data` in a new run of `experiment_id` (see the module docs).
+///
+/// ```no_run
+/// use mlflow_sdk::evaluate::{EvalRecord, Scorer, evaluate};
+/// use serde_json::{Value, json};
+/// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+/// let exp = client.get_or_create_experiment("qa-eval").await?;
+/// let data = vec![
+///     EvalRecord::new(json!({"question": "2+2"})).expect(json!("4")),
+///     EvalRecord::new(json!({"question": "Capital of France?"})).expect(json!("Paris")),
+/// ];
+/// let predict = |inputs: &Value| -> Result<Value, String> {
+///     let q = inputs["question"].as_str().ok_or("no question")?;
+///     Ok(json!(if q == "2+2" { "4" } else { "Paris, I think" }))
+/// };
+/// let scorers = [Scorer::exact_match(), Scorer::contains(), Scorer::latency()];
+/// let result = evaluate(&client, &exp, &data, predict, &scorers).await?;
+/// assert_eq!(result.metrics["exact_match/mean"], 0.5);
+/// assert_eq!(result.metrics["contains/mean"], 1.0);
+/// # Ok(()) }
+/// ```
 pub async fn evaluate(
     client: &Client,
     experiment_id: &str,

@@ -34,6 +34,12 @@ use std::time::{Duration, Instant};
 /// Metrics kept waiting for the server. When it is full, `log_metric` waits for room while the
 /// server is reachable (backpressure), and the oldest metrics are dropped (and reported by
 /// [`flush`]) while it is not.
+///
+/// ```
+/// use mlflow_sdk::fluent::MAX_PENDING;
+/// // Room for a thousand full `log-batch` calls before `log_metric` has to wait.
+/// assert_eq!(MAX_PENDING, 1000 * mlflow_sdk::MAX_METRICS_PER_BATCH);
+/// ```
 pub const MAX_PENDING: usize = 1_000_000;
 /// How often queued metrics are sent when fewer than a batch are waiting.
 const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
@@ -58,6 +64,14 @@ fn state() -> MutexGuard<'static, State> {
 }
 
 /// The client the fluent API uses (configured from the environment on first use).
+///
+/// ```no_run
+/// // A `blocking::Client`: the full API, next to the fluent calls.
+/// let client = mlflow_sdk::fluent::client()?;
+/// let exp = client.get_or_create_experiment("training")?;
+/// mlflow_sdk::fluent::set_experiment_id(&exp);
+/// # Ok::<(), mlflow_sdk::Error>(())
+/// ```
 pub fn client() -> Result<Client> {
     let mut s = state();
     if s.client.is_none() {
@@ -67,6 +81,14 @@ pub fn client() -> Result<Client> {
 }
 
 /// Points the fluent API at another server (like `mlflow.set_tracking_uri`).
+///
+/// ```no_run
+/// use mlflow_sdk::fluent;
+/// // The other settings (credentials, timeouts) still come from the environment.
+/// fluent::set_tracking_uri("http://mlflow.internal:5000")?;
+/// fluent::set_experiment("training")?;
+/// # Ok::<(), mlflow_sdk::Error>(())
+/// ```
 pub fn set_tracking_uri(uri: &str) -> Result<()> {
     set_config(ClientConfig {
         tracking_uri: ClientConfig::new(uri).tracking_uri,
@@ -75,6 +97,18 @@ pub fn set_tracking_uri(uri: &str) -> Result<()> {
 }
 
 /// Replaces the fluent API's client configuration.
+///
+/// ```no_run
+/// use mlflow_sdk::{ClientConfig, fluent};
+/// use std::time::Duration;
+/// fluent::set_config(
+///     ClientConfig::new("https://mlflow.example.com")
+///         .with_token("my-token")
+///         .with_timeout(Duration::from_secs(30)),
+/// )?;
+/// fluent::log_param("lr", 0.01)?;
+/// # Ok::<(), mlflow_sdk::Error>(())
+/// ```
 pub fn set_config(config: ClientConfig) -> Result<()> {
     let c = Client::new(config)?;
     state().client = Some(c);
@@ -82,6 +116,13 @@ pub fn set_config(config: ClientConfig) -> Result<()> {
 }
 
 /// Makes experiment `name` active, creating it if needed; returns its id.
+///
+/// ```no_run
+/// use mlflow_sdk::fluent;
+/// let id = fluent::set_experiment("training")?;
+/// assert_eq!(fluent::active_experiment_id()?, id);
+/// # Ok::<(), mlflow_sdk::Error>(())
+/// ```
 pub fn set_experiment(name: &str) -> Result<String> {
     let id = client()?.get_or_create_experiment(name)?;
     state().experiment_id = Some(id.clone());
@@ -89,12 +130,27 @@ pub fn set_experiment(name: &str) -> Result<String> {
 }
 
 /// Makes experiment `id` active.
+///
+/// ```
+/// use mlflow_sdk::fluent;
+/// fluent::set_experiment_id("42"); // no server call
+/// assert_eq!(fluent::active_experiment_id()?, "42");
+/// # Ok::<(), mlflow_sdk::Error>(())
+/// ```
 pub fn set_experiment_id(id: &str) {
     state().experiment_id = Some(id.to_string());
 }
 
 /// The active experiment: the last one set, else `MLFLOW_EXPERIMENT_ID`, else
 /// `MLFLOW_EXPERIMENT_NAME` (created if needed), else `"0"` (Default).
+///
+/// ```
+/// use mlflow_sdk::fluent;
+/// fluent::set_experiment_id("7");
+/// // An explicitly set experiment wins over MLFLOW_EXPERIMENT_ID / MLFLOW_EXPERIMENT_NAME.
+/// assert_eq!(fluent::active_experiment_id()?, "7");
+/// # Ok::<(), mlflow_sdk::Error>(())
+/// ```
 pub fn active_experiment_id() -> Result<String> {
     if let Some(id) = state().experiment_id.clone() {
         return Ok(id);
@@ -139,11 +195,31 @@ pub(crate) async fn active_experiment_id_async(client: &crate::Client) -> Result
 }
 
 /// The innermost active run, if any.
+///
+/// ```no_run
+/// use mlflow_sdk::fluent::{self, RunOptions};
+/// let run = fluent::start_run(RunOptions::new())?;
+/// assert_eq!(fluent::active_run_id().as_deref(), Some(run.id()));
+/// run.end()?;
+/// assert_eq!(fluent::active_run_id(), None);
+/// # Ok::<(), mlflow_sdk::Error>(())
+/// ```
 pub fn active_run_id() -> Option<String> {
     state().runs.last().map(|r| r.to_string())
 }
 
 /// Options of [`start_run`].
+///
+/// ```
+/// use mlflow_sdk::fluent::RunOptions;
+/// let opts = RunOptions {
+///     experiment_id: Some("3".into()),
+///     ..RunOptions::new().name("eval").tag("dataset", "v2")
+/// };
+/// assert_eq!(opts.name.as_deref(), Some("eval"));
+/// assert_eq!(opts.experiment_id.as_deref(), Some("3"));
+/// assert!(!opts.nested && opts.run_id.is_none());
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     /// Run name.
@@ -160,25 +236,57 @@ pub struct RunOptions {
 
 impl RunOptions {
     /// Default options.
+    ///
+    /// ```
+    /// use mlflow_sdk::fluent::RunOptions;
+    /// let opts = RunOptions::new();
+    /// assert!(opts.name.is_none() && opts.tags.is_empty() && !opts.nested);
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
     /// Sets the run name.
+    ///
+    /// ```
+    /// use mlflow_sdk::fluent::RunOptions;
+    /// let opts = RunOptions::new().name(format!("lr={}", 0.01));
+    /// assert_eq!(opts.name.as_deref(), Some("lr=0.01"));
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
     }
     /// Adds a tag.
+    ///
+    /// ```
+    /// use mlflow_sdk::fluent::RunOptions;
+    /// let opts = RunOptions::new().tag("team", "search").tag("git_sha", "abc123");
+    /// assert_eq!(opts.tags.len(), 2);
+    /// assert_eq!((opts.tags[0].key.as_str(), opts.tags[0].value.as_str()), ("team", "search"));
+    /// ```
     pub fn tag(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
         self.tags.push(Tag::new(k, v));
         self
     }
     /// Starts a nested run.
+    ///
+    /// ```
+    /// use mlflow_sdk::fluent::RunOptions;
+    /// // With `fluent::start_run`, the child gets `mlflow.parentRunId` = the active run.
+    /// let child = RunOptions::new().name("fold-1").nested();
+    /// assert!(child.nested);
+    /// ```
     pub fn nested(mut self) -> Self {
         self.nested = true;
         self
     }
     /// Resumes `run_id`.
+    ///
+    /// ```
+    /// use mlflow_sdk::fluent::RunOptions;
+    /// let opts = RunOptions::new().resume("0123456789abcdef");
+    /// assert_eq!(opts.run_id.as_deref(), Some("0123456789abcdef"));
+    /// ```
     pub fn resume(mut self, run_id: impl Into<String>) -> Self {
         self.run_id = Some(run_id.into());
         self
@@ -187,6 +295,15 @@ impl RunOptions {
 
 /// An active run. Ends `FINISHED` when dropped, or `FAILED` if the thread is panicking;
 /// call [`ActiveRun::end`] to see errors.
+///
+/// ```no_run
+/// use mlflow_sdk::fluent::{self, RunOptions};
+/// {
+///     let _run = fluent::start_run(RunOptions::new().name("scoped"))?;
+///     fluent::log_metric("accuracy", 0.91, 0)?;
+/// } // dropped here: metrics flushed, run ended FINISHED
+/// # Ok::<(), mlflow_sdk::Error>(())
+/// ```
 #[must_use = "the run ends when this guard is dropped"]
 #[derive(Debug)]
 pub struct ActiveRun {
@@ -197,6 +314,20 @@ pub struct ActiveRun {
 /// Starts a run in the active experiment and makes it active.
 ///
 /// Fails if a run is already active and `opts.nested` is false, as `mlflow.start_run` does.
+///
+/// ```no_run
+/// use mlflow_sdk::fluent::{self, RunOptions};
+/// let sweep = fluent::start_run(RunOptions::new().name("sweep"))?;
+/// // A second top-level run while one is active is refused.
+/// assert!(fluent::start_run(RunOptions::new()).is_err());
+/// for lr in [0.1, 0.01] {
+///     let child = fluent::start_run(RunOptions::new().name(format!("lr={lr}")).nested())?;
+///     fluent::log_param("lr", lr)?;
+///     child.end()?;
+/// }
+/// sweep.end()?;
+/// # Ok::<(), mlflow_sdk::Error>(())
+/// ```
 pub fn start_run(opts: RunOptions) -> Result<ActiveRun> {
     let c = client()?;
     let parent = active_run_id();
@@ -236,17 +367,41 @@ pub fn start_run(opts: RunOptions) -> Result<ActiveRun> {
 
 impl ActiveRun {
     /// The run id.
+    ///
+    /// ```no_run
+    /// use mlflow_sdk::fluent::{self, RunOptions};
+    /// let run = fluent::start_run(RunOptions::new())?;
+    /// println!("logging to run {}", run.id());
+    /// # Ok::<(), mlflow_sdk::Error>(())
+    /// ```
     pub fn id(&self) -> &str {
         &self.run_id
     }
 
     /// Flushes queued metrics and ends the run `FINISHED`.
+    ///
+    /// ```no_run
+    /// use mlflow_sdk::fluent::{self, RunOptions};
+    /// let run = fluent::start_run(RunOptions::new())?;
+    /// fluent::log_metric("loss", 0.1, 0)?;
+    /// run.end()?; // Err if queued metrics could not be sent; the run is ended either way
+    /// # Ok::<(), mlflow_sdk::Error>(())
+    /// ```
     pub fn end(self) -> Result<()> {
         self.end_with_status(RunStatus::Finished)
     }
 
     /// Flushes queued metrics and ends the run with `status`. The run is ended even when the
     /// flush fails; the flush error is returned.
+    ///
+    /// ```no_run
+    /// use mlflow_sdk::RunStatus;
+    /// use mlflow_sdk::fluent::{self, RunOptions};
+    /// let run = fluent::start_run(RunOptions::new())?;
+    /// let diverged = true;
+    /// run.end_with_status(if diverged { RunStatus::Failed } else { RunStatus::Finished })?;
+    /// # Ok::<(), mlflow_sdk::Error>(())
+    /// ```
     pub fn end_with_status(mut self, status: RunStatus) -> Result<()> {
         self.finish(status)
     }
@@ -304,6 +459,14 @@ fn require_run_arc() -> Result<Arc<str>> {
 }
 
 /// Ends the innermost active run `FINISHED` (for runs started implicitly by logging).
+///
+/// ```no_run
+/// use mlflow_sdk::fluent;
+/// fluent::log_param("lr", 0.01)?; // no active run: starts one
+/// fluent::end_run()?; // flushes and ends it
+/// assert_eq!(fluent::active_run_id(), None);
+/// # Ok::<(), mlflow_sdk::Error>(())
+/// ```
 pub fn end_run() -> Result<()> {
     match active_run_id() {
         Some(id) => ActiveRun {
@@ -316,12 +479,25 @@ pub fn end_run() -> Result<()> {
 }
 
 /// Logs a param on the active run (synchronously).
+///
+/// ```no_run
+/// use mlflow_sdk::fluent;
+/// fluent::log_param("lr", 0.01)?;
+/// fluent::log_param("optimizer", "adam")?;
+/// # Ok::<(), mlflow_sdk::Error>(())
+/// ```
 pub fn log_param(key: &str, value: impl ToString) -> Result<()> {
     let run = require_run()?;
     client()?.log_param(&run, key, &value.to_string())
 }
 
 /// Logs params on the active run in one call.
+///
+/// ```no_run
+/// use mlflow_sdk::fluent;
+/// fluent::log_params(&[("lr", "0.01"), ("batch_size", "32"), ("optimizer", "adam")])?;
+/// # Ok::<(), mlflow_sdk::Error>(())
+/// ```
 pub fn log_params<K: AsRef<str>, V: ToString>(params: &[(K, V)]) -> Result<()> {
     let run = require_run()?;
     let ps: Vec<Tag> = params
@@ -332,6 +508,13 @@ pub fn log_params<K: AsRef<str>, V: ToString>(params: &[(K, V)]) -> Result<()> {
 }
 
 /// Sets a tag on the active run (synchronously).
+///
+/// ```no_run
+/// use mlflow_sdk::fluent;
+/// fluent::set_tag("team", "search")?;
+/// fluent::set_tag("mlflow.note.content", "baseline with the new tokenizer")?;
+/// # Ok::<(), mlflow_sdk::Error>(())
+/// ```
 pub fn set_tag(key: &str, value: impl ToString) -> Result<()> {
     let run = require_run()?;
     client()?.set_tag(&run, key, &value.to_string())
@@ -339,6 +522,15 @@ pub fn set_tag(key: &str, value: impl ToString) -> Result<()> {
 
 /// Queues a metric value for the active run; returns without waiting on the network (unless
 /// [`MAX_PENDING`] metrics are already waiting for a reachable server: then it waits for room).
+///
+/// ```no_run
+/// use mlflow_sdk::fluent;
+/// for step in 0..10_000 {
+///     fluent::log_metric("loss", 1.0 / (step + 1) as f64, step)?;
+/// }
+/// fluent::flush()?; // wait until all 10 000 are on the server
+/// # Ok::<(), mlflow_sdk::Error>(())
+/// ```
 pub fn log_metric(key: &str, value: f64, step: i64) -> Result<()> {
     let run = require_run_arc()?;
     batcher().enqueue(run, Metric::new(key, value, step));
@@ -346,6 +538,13 @@ pub fn log_metric(key: &str, value: f64, step: i64) -> Result<()> {
 }
 
 /// Queues several metric values at the same step.
+///
+/// ```no_run
+/// use mlflow_sdk::fluent;
+/// let epoch = 3;
+/// fluent::log_metrics(&[("precision", 0.91), ("recall", 0.84)], epoch)?; // same timestamp
+/// # Ok::<(), mlflow_sdk::Error>(())
+/// ```
 pub fn log_metrics<K: AsRef<str>>(metrics: &[(K, f64)], step: i64) -> Result<()> {
     let run = require_run_arc()?;
     let ts = crate::util::now_ms();
@@ -360,6 +559,15 @@ pub fn log_metrics<K: AsRef<str>>(metrics: &[(K, f64)], step: i64) -> Result<()>
 
 /// Waits until every metric queued so far has been sent. Returns the error that kept some
 /// from being sent (they stay queued for the next attempt).
+///
+/// ```no_run
+/// use mlflow_sdk::fluent;
+/// fluent::log_metric("loss", 0.5, 0)?;
+/// if let Err(e) = fluent::flush() {
+///     eprintln!("metrics still queued, retried on the next flush: {e}");
+/// }
+/// # Ok::<(), mlflow_sdk::Error>(())
+/// ```
 pub fn flush() -> Result<()> {
     batcher().flush()
 }

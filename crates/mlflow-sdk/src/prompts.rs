@@ -13,23 +13,93 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Registered-model and model-version tag marking a prompt.
+///
+/// ```
+/// use mlflow_sdk::prompts::IS_PROMPT_TAG_KEY;
+/// // The registered-model search filter that finds prompts only:
+/// let filter = format!("tags.`{IS_PROMPT_TAG_KEY}` = 'true'");
+/// assert_eq!(filter, "tags.`mlflow.prompt.is_prompt` = 'true'");
+/// ```
 pub const IS_PROMPT_TAG_KEY: &str = "mlflow.prompt.is_prompt";
 /// Model-version tag holding the template.
+///
+/// ```no_run
+/// use mlflow_sdk::prompts::PROMPT_TEXT_TAG_KEY;
+/// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+/// let mv = client.get_model_version("qa", "1").await?;
+/// println!("raw template: {:?}", mv.tag(PROMPT_TEXT_TAG_KEY));
+/// # Ok(()) }
+/// ```
 pub const PROMPT_TEXT_TAG_KEY: &str = "mlflow.prompt.text";
 /// Model-version tag holding `text` or `chat`.
+///
+/// ```no_run
+/// use mlflow_sdk::prompts::PROMPT_TYPE_TAG_KEY;
+/// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+/// let mv = client.get_model_version("qa", "1").await?;
+/// assert!(matches!(mv.tag(PROMPT_TYPE_TAG_KEY), Some("text" | "chat")));
+/// # Ok(()) }
+/// ```
 pub const PROMPT_TYPE_TAG_KEY: &str = "_mlflow_prompt_type";
 /// Model-version tag holding the response format (JSON).
+///
+/// ```
+/// use mlflow_sdk::prompts::RESPONSE_FORMAT_TAG_KEY;
+/// assert_eq!(RESPONSE_FORMAT_TAG_KEY, "_mlflow_prompt_response_format");
+/// ```
 pub const RESPONSE_FORMAT_TAG_KEY: &str = "_mlflow_prompt_response_format";
 /// Model-version tag holding the model config (JSON).
+///
+/// ```no_run
+/// use mlflow_sdk::prompts::PROMPT_MODEL_CONFIG_TAG_KEY;
+/// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+/// let mv = client.get_model_version("qa", "1").await?;
+/// let config: Option<serde_json::Value> =
+///     mv.tag(PROMPT_MODEL_CONFIG_TAG_KEY).and_then(|s| serde_json::from_str(s).ok());
+/// println!("model config: {config:?}");
+/// # Ok(()) }
+/// ```
 pub const PROMPT_MODEL_CONFIG_TAG_KEY: &str = "_mlflow_prompt_model_config";
 /// Registered-model tag listing the experiments a prompt was used in (`,1,2,`).
+///
+/// ```no_run
+/// use mlflow_sdk::prompts::PROMPT_EXPERIMENT_IDS_TAG_KEY;
+/// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+/// let rm = client.get_registered_model("qa").await?;
+/// let used_in: Vec<&str> = rm
+///     .tag(PROMPT_EXPERIMENT_IDS_TAG_KEY)
+///     .unwrap_or("")
+///     .split(',')
+///     .filter(|id| !id.is_empty())
+///     .collect();
+/// println!("prompt `qa` was used in experiments {used_in:?}");
+/// # Ok(()) }
+/// ```
 pub const PROMPT_EXPERIMENT_IDS_TAG_KEY: &str = "_mlflow_experiment_ids";
 /// The `source` the official client gives prompt versions.
+///
+/// ```no_run
+/// use mlflow_sdk::prompts::PROMPT_SOURCE_PLACEHOLDER;
+/// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+/// let mv = client.get_model_version("qa", "1").await?;
+/// assert_eq!(mv.source.as_deref(), Some(PROMPT_SOURCE_PLACEHOLDER));
+/// # Ok(()) }
+/// ```
 pub const PROMPT_SOURCE_PLACEHOLDER: &str = "dummy-source";
 /// How long an alias resolution is cached (`MLFLOW_ALIAS_PROMPT_CACHE_TTL_SECONDS`, default 60).
 const ALIAS_TTL: Duration = Duration::from_secs(60);
 
 /// One chat message of a chat template.
+///
+/// ```
+/// use mlflow_sdk::ChatMessage;
+/// use serde_json::json;
+/// let m = ChatMessage::new("user", "Hi, I am {{ name }}.");
+/// // Serialized as the official client stores chat templates.
+/// let expected = json!({"role": "user", "content": "Hi, I am {{ name }}."});
+/// assert_eq!(serde_json::to_value(&m)?, expected);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChatMessage {
     /// `system`, `user`, `assistant`, …
@@ -40,6 +110,13 @@ pub struct ChatMessage {
 
 impl ChatMessage {
     /// A message.
+    ///
+    /// ```
+    /// use mlflow_sdk::ChatMessage;
+    /// let m = ChatMessage::new("system", "You are a {{ style }} assistant.");
+    /// assert_eq!(m.role, "system");
+    /// assert_eq!(m.content, "You are a {{ style }} assistant.");
+    /// ```
     pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
         ChatMessage {
             role: role.into(),
@@ -49,6 +126,17 @@ impl ChatMessage {
 }
 
 /// A prompt template: text or a list of chat messages, with `{{ var }}` placeholders.
+///
+/// ```
+/// use mlflow_sdk::{ChatMessage, PromptTemplate};
+/// let text = PromptTemplate::from("Summarize: {{ document }}");
+/// let chat = PromptTemplate::from(vec![
+///     ChatMessage::new("system", "You are {{ persona }}."),
+///     ChatMessage::new("user", "{{ question }}"),
+/// ]);
+/// assert!(matches!(text, PromptTemplate::Text(_)));
+/// assert_eq!(chat.variables(), ["persona", "question"]);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum PromptTemplate {
     /// A text template.
@@ -76,6 +164,17 @@ impl From<Vec<ChatMessage>> for PromptTemplate {
 }
 
 /// The result of formatting a template.
+///
+/// ```
+/// use mlflow_sdk::prompts::Formatted;
+/// use mlflow_sdk::{ChatMessage, PromptTemplate};
+/// let chat = PromptTemplate::from(vec![ChatMessage::new("user", "Translate {{ word }}")]);
+/// match chat.format(&[("word", "bonjour")], false)? {
+///     Formatted::Chat(messages) => assert_eq!(messages[0].content, "Translate bonjour"),
+///     Formatted::Text(_) => unreachable!("a chat template formats to messages"),
+/// }
+/// # Ok::<(), mlflow_sdk::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum Formatted {
     /// A formatted text prompt.
@@ -86,6 +185,15 @@ pub enum Formatted {
 
 impl Formatted {
     /// The text, for text prompts.
+    ///
+    /// ```
+    /// use mlflow_sdk::{ChatMessage, PromptTemplate};
+    /// let f = PromptTemplate::from("Hi {{ name }}").format(&[("name", "Bob")], false)?;
+    /// assert_eq!(f.as_text(), Some("Hi Bob"));
+    /// let chat = PromptTemplate::from(vec![ChatMessage::new("user", "Hi")]);
+    /// assert_eq!(chat.format::<&str, &str>(&[], false)?.as_text(), None);
+    /// # Ok::<(), mlflow_sdk::Error>(())
+    /// ```
     pub fn as_text(&self) -> Option<&str> {
         match self {
             Formatted::Text(s) => Some(s),
@@ -93,6 +201,19 @@ impl Formatted {
         }
     }
     /// The messages, for chat prompts.
+    ///
+    /// ```
+    /// use mlflow_sdk::{ChatMessage, PromptTemplate};
+    /// let t = PromptTemplate::from(vec![
+    ///     ChatMessage::new("system", "Answer in {{ lang }}."),
+    ///     ChatMessage::new("user", "{{ question }}"),
+    /// ]);
+    /// let f = t.format(&[("lang", "French"), ("question", "How are you?")], false)?;
+    /// let messages = f.as_chat().unwrap();
+    /// assert_eq!(messages[0].content, "Answer in French.");
+    /// assert_eq!(messages[1].role, "user");
+    /// # Ok::<(), mlflow_sdk::Error>(())
+    /// ```
     pub fn as_chat(&self) -> Option<&[ChatMessage]> {
         match self {
             Formatted::Chat(m) => Some(m),
@@ -157,6 +278,12 @@ fn format_str(s: &str, vars: &HashMap<String, String>, missing: &mut Vec<String>
 
 impl PromptTemplate {
     /// The variables the template uses, in order of first appearance.
+    ///
+    /// ```
+    /// use mlflow_sdk::PromptTemplate;
+    /// let t = PromptTemplate::from("{{ greeting }}, {{user.name}}! {{ greeting }}; {not_a_var}");
+    /// assert_eq!(t.variables(), ["greeting", "user.name"]);
+    /// ```
     pub fn variables(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         let mut add = |s: &str| {
@@ -307,6 +434,16 @@ pub(crate) fn py_json_dumps(v: &Value) -> String {
 }
 
 /// A prompt version.
+///
+/// ```no_run
+/// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+/// let p = client.load_prompt("prompts:/qa@production").await?;
+/// println!("{} (version {}) needs {:?}", p.uri(), p.version, p.template.variables());
+/// if let Some(msg) = &p.commit_message {
+///     println!("commit message: {msg}");
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Prompt {
     /// Prompt name.
@@ -327,11 +464,41 @@ pub struct Prompt {
 
 impl Prompt {
     /// The `prompts:/name/version` URI.
+    ///
+    /// ```
+    /// use mlflow_sdk::Prompt;
+    /// let p = Prompt {
+    ///     name: "qa".into(),
+    ///     version: "3".into(),
+    ///     template: "Q: {{ question }}".into(),
+    ///     commit_message: None,
+    ///     tags: vec![],
+    ///     aliases: vec!["production".into()],
+    ///     response_format: None,
+    /// };
+    /// assert_eq!(p.uri(), "prompts:/qa/3");
+    /// ```
     pub fn uri(&self) -> String {
         format!("prompts:/{}/{}", self.name, self.version)
     }
 
     /// Formats the template (see [`PromptTemplate::format`]).
+    ///
+    /// ```
+    /// use mlflow_sdk::Prompt;
+    /// let p = Prompt {
+    ///     name: "qa".into(),
+    ///     version: "1".into(),
+    ///     template: "Q: {{ question }}\nA:".into(),
+    ///     commit_message: None,
+    ///     tags: vec![],
+    ///     aliases: vec![],
+    ///     response_format: None,
+    /// };
+    /// assert_eq!(p.format(&[("question", "2+2?")])?.as_text(), Some("Q: 2+2?\nA:"));
+    /// assert!(p.format::<&str, &str>(&[]).is_err()); // every variable is required
+    /// # Ok::<(), mlflow_sdk::Error>(())
+    /// ```
     pub fn format<K: AsRef<str>, V: ToString>(&self, vars: &[(K, V)]) -> Result<Formatted> {
         self.template.format(vars, false)
     }
@@ -498,6 +665,16 @@ impl Client {
     /// Loads a prompt by `prompts:/name/version`, `prompts:/name@alias` or `prompts:/name`
     /// (latest). Versions are cached for the process lifetime (they are immutable), aliases
     /// for 60 s.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let v2 = client.load_prompt("prompts:/qa/2").await?; // a version
+    /// let prod = client.load_prompt("prompts:/qa@production").await?; // an alias
+    /// let latest = client.load_prompt("prompts:/qa").await?; // the highest version
+    /// assert_eq!(v2.version, "2");
+    /// println!("production is v{}, latest v{}", prod.version, latest.version);
+    /// # Ok(()) }
+    /// ```
     pub async fn load_prompt(&self, uri: &str) -> Result<Prompt> {
         match parse_prompt_uri(uri)? {
             PromptRef::Version(n, v) => self.load_prompt_version(&n, &v).await,
@@ -507,6 +684,14 @@ impl Client {
 
     /// Loads version `version` of prompt `name` (cached). Inside a trace recorded by
     /// [`crate::tracing_layer::MlflowLayer`], the version is linked to that trace.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let p = client.load_prompt_version("qa", "2").await?;
+    /// let text = p.format(&[("question", "What is MLflow?")])?;
+    /// println!("{}", text.as_text().unwrap_or_default());
+    /// # Ok(()) }
+    /// ```
     pub async fn load_prompt_version(&self, name: &str, version: &str) -> Result<Prompt> {
         let p = self.load_prompt_version_cached(name, version).await?;
         crate::tracing_layer::note_prompt_in_current_trace(&p.name, &p.version);
@@ -535,6 +720,15 @@ impl Client {
     /// Loads the version `alias` points at (cached for 60 s). `latest` is the highest version.
     /// Inside a traced span, the version is linked to the trace (see
     /// [`Client::load_prompt_version`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let prod = client.load_prompt_alias("qa", "production").await?;
+    /// let latest = client.load_prompt_alias("qa", "latest").await?;
+    /// assert!(prod.aliases.iter().any(|a| a == "production"));
+    /// println!("production: v{}, latest: v{}", prod.version, latest.version);
+    /// # Ok(()) }
+    /// ```
     pub async fn load_prompt_alias(&self, name: &str, alias: &str) -> Result<Prompt> {
         let p = self.load_prompt_alias_cached(name, alias).await?;
         crate::tracing_layer::note_prompt_in_current_trace(&p.name, &p.version);
@@ -610,6 +804,15 @@ impl Client {
     }
 
     /// Points `alias` at `version` of prompt `name`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// client.set_prompt_alias("qa", "production", "2").await?;
+    /// // Not served from a stale cache:
+    /// let p = client.load_prompt("prompts:/qa@production").await?;
+    /// assert_eq!(p.version, "2");
+    /// # Ok(()) }
+    /// ```
     pub async fn set_prompt_alias(&self, name: &str, alias: &str, version: &str) -> Result<()> {
         self.ensure_prompt(name).await?;
         self.set_registered_model_alias(name, alias, version)
@@ -619,6 +822,13 @@ impl Client {
     }
 
     /// Removes `alias` from prompt `name`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// client.delete_prompt_alias("qa", "staging").await?;
+    /// assert!(client.load_prompt("prompts:/qa@staging").await.is_err());
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_prompt_alias(&self, name: &str, alias: &str) -> Result<()> {
         self.delete_registered_model_alias(name, alias).await?;
         self.forget_alias(name, alias);
@@ -635,6 +845,22 @@ impl Client {
 
     /// One page of prompts (registered models tagged as prompts); `filter` is an extra clause
     /// such as `name LIKE 'qa%'`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let mut names = Vec::new();
+    /// let mut token = None;
+    /// loop {
+    ///     let page = client.search_prompts_page(Some("name LIKE 'qa%'"), token).await?;
+    ///     names.extend(page.items);
+    ///     match page.next_page_token {
+    ///         Some(t) => token = Some(t),
+    ///         None => break,
+    ///     }
+    /// }
+    /// println!("{} prompts: {names:?}", names.len());
+    /// # Ok(()) }
+    /// ```
     pub async fn search_prompts_page(
         &self,
         filter: Option<&str>,

@@ -39,6 +39,56 @@
 //! exporter.flush()?; // wait until the trace is on the server
 //! # Ok::<(), mlflow_sdk::Error>(())
 //! ```
+//!
+//! ## `#[trace]`
+//!
+//! [`#[trace]`](macro@crate::trace) records each call of a function as a span. A full example: sync
+//! and async functions, a custom `name`, a `span_type`, and `skip(...)` for arguments that must
+//! not be recorded:
+//!
+//! ```no_run
+//! use mlflow_sdk::trace;
+//! use mlflow_sdk::tracing_layer::MlflowLayer;
+//! use tracing_subscriber::prelude::*;
+//!
+//! #[derive(Debug, serde::Serialize)]
+//! struct Doc {
+//!     id: u32,
+//!     text: String,
+//! }
+//!
+//! // Sync: span "retrieve" of type RETRIEVER; inputs {"query": ..., "k": ...}, outputs the
+//! // documents (serialized with serde).
+//! #[trace(span_type = "RETRIEVER")]
+//! fn retrieve(query: &str, k: usize) -> Vec<Doc> {
+//!     (0..k as u32).map(|id| Doc { id, text: format!("about {query}") }).collect()
+//! }
+//!
+//! // Async, with its own span name; `api_key` is not recorded. An `Err` return marks the span
+//! // failed with the error's `Display` text.
+//! #[trace(name = "chat_completion", span_type = "LLM", skip(api_key))]
+//! async fn complete(prompt: String, api_key: &str) -> Result<String, std::io::Error> {
+//!     let _ = api_key; // a real client would send it
+//!     Ok(format!("answer to: {prompt}"))
+//! }
+//!
+//! // The root span: the calls above become its children in one trace.
+//! #[trace(name = "agent", span_type = "AGENT", skip(api_key))]
+//! async fn answer(question: String, api_key: &str) -> Result<String, std::io::Error> {
+//!     let docs = retrieve(&question, 2);
+//!     complete(format!("{question}\ncontext: {docs:?}"), api_key).await
+//! }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let (layer, exporter) = MlflowLayer::builder().experiment_id("1").build()?;
+//!     tracing_subscriber::registry().with(layer).init();
+//!     let rt = tokio::runtime::Runtime::new()?;
+//!     let reply = rt.block_on(answer("What is MLflow?".into(), "sk-secret"))?;
+//!     println!("{reply}");
+//!     exporter.flush()?; // the trace agent -> (retrieve, chat_completion) is on the server
+//!     Ok(())
+//! }
+//! ```
 
 use crate::blocking;
 use crate::client::Client;
@@ -62,22 +112,93 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 /// Span attribute keys (`mlflow.tracing.constant.SpanAttributeKey`).
+///
+/// ```
+/// use mlflow_sdk::tracing_layer::keys;
+/// // The keys double as `tracing` field names (constants go in braces).
+/// let span = tracing::info_span!(
+///     "chat",
+///     { keys::SPAN_TYPE } = "LLM",
+///     { keys::MODEL } = "gpt-4o-mini",
+///     { keys::INPUTS } = r#"{"question": "2+2"}"#,
+/// );
+/// let _guard = span.enter();
+/// ```
 pub mod keys {
     /// The trace id (`tr-…`), JSON-encoded.
+    ///
+    /// ```
+    /// use mlflow_sdk::tracing_layer::keys;
+    /// assert_eq!(keys::REQUEST_ID, "mlflow.traceRequestId"); // value: "\"tr-...\""
+    /// ```
     pub const REQUEST_ID: &str = "mlflow.traceRequestId";
     /// Inputs.
+    ///
+    /// ```
+    /// use mlflow_sdk::tracing_layer::keys;
+    /// // JSON text is parsed: the span's inputs are the object {"question": "2+2"}.
+    /// let span = tracing::info_span!("step", { keys::INPUTS } = r#"{"question": "2+2"}"#);
+    /// # drop(span);
+    /// ```
     pub const INPUTS: &str = "mlflow.spanInputs";
     /// Outputs.
+    ///
+    /// ```
+    /// use mlflow_sdk::tracing_layer::keys;
+    /// let span = tracing::info_span!("step", { keys::OUTPUTS } = tracing::field::Empty);
+    /// // ... later, once the result is known:
+    /// span.record(keys::OUTPUTS, r#"{"answer": "4"}"#);
+    /// ```
     pub const OUTPUTS: &str = "mlflow.spanOutputs";
     /// Span type.
+    ///
+    /// ```
+    /// use mlflow_sdk::tracing_layer::keys;
+    /// let span = tracing::info_span!("search_docs", { keys::SPAN_TYPE } = "RETRIEVER");
+    /// # drop(span);
+    /// ```
     pub const SPAN_TYPE: &str = "mlflow.spanType";
     /// Function name.
+    ///
+    /// ```
+    /// use mlflow_sdk::tracing_layer::keys;
+    /// // Set by `#[trace]` to the Rust function's name (the span name may differ).
+    /// assert_eq!(keys::FUNCTION_NAME, "mlflow.spanFunctionName");
+    /// ```
     pub const FUNCTION_NAME: &str = "mlflow.spanFunctionName";
     /// Token usage `{input_tokens, output_tokens, total_tokens}`.
+    ///
+    /// ```
+    /// use mlflow_sdk::tracing_layer::keys;
+    /// // Recorded from these span fields, as
+    /// // {"input_tokens": 12, "output_tokens": 30, "total_tokens": 42}:
+    /// let span = tracing::info_span!("chat", input_tokens = 12, output_tokens = 30);
+    /// assert_eq!(keys::CHAT_USAGE, "mlflow.chat.tokenUsage");
+    /// # drop(span);
+    /// ```
     pub const CHAT_USAGE: &str = "mlflow.chat.tokenUsage";
     /// Model name.
+    ///
+    /// ```
+    /// use mlflow_sdk::tracing_layer::keys;
+    /// let span = tracing::info_span!("chat", span_type = "LLM", { keys::MODEL } = "gpt-4o-mini");
+    /// # drop(span);
+    /// ```
     pub const MODEL: &str = "mlflow.llm.model";
     /// Trace metadata: aggregated token usage.
+    ///
+    /// ```no_run
+    /// use mlflow_sdk::evaluate::TokenUsage;
+    /// use mlflow_sdk::tracing_layer::keys;
+    /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
+    /// let info = client.get_trace_info("tr-0123456789abcdef0123456789abcdef").await?;
+    /// let usage = info
+    ///     .trace_metadata
+    ///     .get(keys::TRACE_TOKEN_USAGE)
+    ///     .and_then(|t| TokenUsage::from_json_text(t));
+    /// println!("tokens: {:?}", usage.map(|u| u.total_tokens));
+    /// # Ok(()) }
+    /// ```
     pub const TRACE_TOKEN_USAGE: &str = "mlflow.trace.tokenUsage";
 }
 
@@ -375,6 +496,18 @@ impl std::hash::Hasher for IdHasher {
 }
 
 /// Builder of [`MlflowLayer`].
+///
+/// ```no_run
+/// use mlflow_sdk::ClientConfig;
+/// use mlflow_sdk::tracing_layer::MlflowLayer;
+/// let (layer, exporter) = MlflowLayer::builder()
+///     .config(ClientConfig::new("http://localhost:5000"))
+///     .experiment_id("1")
+///     .queue_capacity(10_000)
+///     .build()?;
+/// # drop((layer, exporter));
+/// # Ok::<(), mlflow_sdk::Error>(())
+/// ```
 #[derive(Default)]
 pub struct MlflowLayerBuilder {
     config: Option<ClientConfig>,
@@ -384,22 +517,60 @@ pub struct MlflowLayerBuilder {
 
 impl MlflowLayerBuilder {
     /// The server (default: [`ClientConfig::from_env`]).
+    ///
+    /// ```no_run
+    /// use mlflow_sdk::ClientConfig;
+    /// use mlflow_sdk::tracing_layer::MlflowLayer;
+    /// let config = ClientConfig::new("https://mlflow.example.com").with_token("my-token");
+    /// let (layer, exporter) = MlflowLayer::builder().config(config).build()?;
+    /// # drop((layer, exporter));
+    /// # Ok::<(), mlflow_sdk::Error>(())
+    /// ```
     pub fn config(mut self, config: ClientConfig) -> Self {
         self.config = Some(config);
         self
     }
     /// The experiment traces go to (default: the fluent API's active experiment, else
     /// `MLFLOW_EXPERIMENT_ID`, else `MLFLOW_EXPERIMENT_NAME`, else `0`).
+    ///
+    /// ```no_run
+    /// use mlflow_sdk::tracing_layer::MlflowLayer;
+    /// let exp = mlflow_sdk::fluent::set_experiment("agents")?;
+    /// let (layer, exporter) = MlflowLayer::builder().experiment_id(exp).build()?;
+    /// # drop((layer, exporter));
+    /// # Ok::<(), mlflow_sdk::Error>(())
+    /// ```
     pub fn experiment_id(mut self, id: impl Into<String>) -> Self {
         self.experiment_id = Some(id.into());
         self
     }
     /// How many finished traces may wait for export before new ones are dropped (default 1000).
+    ///
+    /// ```no_run
+    /// use mlflow_sdk::tracing_layer::MlflowLayer;
+    /// // A burst of up to 50 000 traces waits for export instead of being dropped.
+    /// let (layer, exporter) = MlflowLayer::builder().queue_capacity(50_000).build()?;
+    /// # drop((layer, exporter));
+    /// # Ok::<(), mlflow_sdk::Error>(())
+    /// ```
     pub fn queue_capacity(mut self, n: usize) -> Self {
         self.queue_capacity = Some(n.max(1));
         self
     }
     /// Builds the layer and starts its exporter thread.
+    ///
+    /// ```no_run
+    /// use mlflow_sdk::tracing_layer::MlflowLayer;
+    /// use tracing_subscriber::prelude::*;
+    /// let (layer, exporter) = MlflowLayer::builder().experiment_id("1").build()?;
+    /// tracing_subscriber::registry()
+    ///     .with(layer)
+    ///     .with(tracing_subscriber::fmt::layer())
+    ///     .init();
+    /// tracing::info_span!("job", span_type = "CHAIN").in_scope(|| tracing::info!("working"));
+    /// exporter.flush()?;
+    /// # Ok::<(), mlflow_sdk::Error>(())
+    /// ```
     pub fn build(self) -> Result<(MlflowLayer, TraceExporter)> {
         let client = Client::new(self.config.unwrap_or_else(ClientConfig::from_env))?;
         let (tx, rx) = sync_channel(self.queue_capacity.unwrap_or(1000));
@@ -428,6 +599,20 @@ impl MlflowLayerBuilder {
 }
 
 /// The `tracing` layer. See the [module docs](self).
+///
+/// ```no_run
+/// use mlflow_sdk::tracing_layer::MlflowLayer;
+/// use tracing_subscriber::filter::filter_fn;
+/// use tracing_subscriber::prelude::*;
+/// let (layer, exporter) = MlflowLayer::builder().build()?;
+/// // Only `#[trace]` spans (target "mlflow") and this application's spans become traces.
+/// let layer = layer.with_filter(filter_fn(|m| {
+///     m.target() == "mlflow" || m.target().starts_with("my_app")
+/// }));
+/// tracing_subscriber::registry().with(layer).init();
+/// # drop(exporter);
+/// # Ok::<(), mlflow_sdk::Error>(())
+/// ```
 pub struct MlflowLayer {
     experiment_id: Option<String>,
     tx: SyncSender<ExportMsg>,
@@ -437,6 +622,13 @@ pub struct MlflowLayer {
 
 impl MlflowLayer {
     /// A builder.
+    ///
+    /// ```no_run
+    /// use mlflow_sdk::tracing_layer::MlflowLayer;
+    /// let (layer, exporter) = MlflowLayer::builder().experiment_id("1").build()?;
+    /// # drop((layer, exporter));
+    /// # Ok::<(), mlflow_sdk::Error>(())
+    /// ```
     pub fn builder() -> MlflowLayerBuilder {
         MlflowLayerBuilder::default()
     }
@@ -452,6 +644,15 @@ struct Stats {
 }
 
 /// Export counters.
+///
+/// ```no_run
+/// use mlflow_sdk::tracing_layer::{ExportStats, MlflowLayer};
+/// let (_layer, exporter) = MlflowLayer::builder().build()?;
+/// let ExportStats { exported, dropped, failed, dropped_spans } = exporter.stats();
+/// println!("{exported} traces sent, {dropped} dropped, {failed} failed");
+/// println!("{dropped_spans} spans dropped from oversized traces");
+/// # Ok::<(), mlflow_sdk::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExportStats {
     /// Traces sent.
@@ -465,6 +666,17 @@ pub struct ExportStats {
 }
 
 /// A handle on the background exporter.
+///
+/// ```no_run
+/// use mlflow_sdk::tracing_layer::MlflowLayer;
+/// use tracing_subscriber::prelude::*;
+/// let (layer, exporter) = MlflowLayer::builder().build()?;
+/// tracing_subscriber::registry().with(layer).init();
+/// // Cloneable: e.g. hand a copy to a shutdown handler.
+/// let for_shutdown = exporter.clone();
+/// std::thread::spawn(move || for_shutdown.flush()).join().unwrap()?;
+/// # Ok::<(), mlflow_sdk::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct TraceExporter {
     tx: SyncSender<ExportMsg>,
@@ -474,6 +686,19 @@ pub struct TraceExporter {
 impl TraceExporter {
     /// Waits until every trace finished so far has been exported. Returns an error describing
     /// the last failure if any trace failed or was dropped since the previous flush.
+    ///
+    /// ```no_run
+    /// use mlflow_sdk::tracing_layer::MlflowLayer;
+    /// use tracing_subscriber::prelude::*;
+    /// let (layer, exporter) = MlflowLayer::builder().build()?;
+    /// tracing_subscriber::registry().with(layer).init();
+    /// tracing::info_span!("request", span_type = "CHAIN").in_scope(|| { /* ... */ });
+    /// match exporter.flush() {
+    ///     Ok(()) => println!("every finished trace is on the server"),
+    ///     Err(e) => eprintln!("some traces were lost: {e}"),
+    /// }
+    /// # Ok::<(), mlflow_sdk::Error>(())
+    /// ```
     pub fn flush(&self) -> Result<()> {
         let (rtx, rrx) = sync_channel(1);
         self.tx
@@ -499,6 +724,17 @@ impl TraceExporter {
     }
 
     /// Counters since start (failed/dropped reset by [`TraceExporter::flush`]).
+    ///
+    /// ```no_run
+    /// use mlflow_sdk::tracing_layer::MlflowLayer;
+    /// let (_layer, exporter) = MlflowLayer::builder().build()?;
+    /// // ... traced work ...
+    /// let stats = exporter.stats();
+    /// if stats.dropped > 0 {
+    ///     eprintln!("{} traces dropped: raise queue_capacity", stats.dropped);
+    /// }
+    /// # Ok::<(), mlflow_sdk::Error>(())
+    /// ```
     pub fn stats(&self) -> ExportStats {
         ExportStats {
             exported: self.stats.exported.load(Ordering::SeqCst),
@@ -1058,14 +1294,43 @@ fn export_worker(client: Client, rx: Receiver<ExportMsg>, stats: Arc<Stats>) {
 }
 
 /// Support code for the `#[trace]` macro.
+///
+/// Support for the code `#[trace]` generates (`mlflow_sdk::__private`); not a stable API.
+///
+/// ```
+/// use mlflow_sdk::tracing_layer::macro_support::*;
+/// use serde_json::json;
+/// // `#[trace]` turns each argument into JSON like this: serde, else `Debug`, else the type name.
+/// assert_eq!((&&&Wrap(&vec![1, 2])).__mlflow_json(), json!([1, 2]));
+/// ```
 pub mod macro_support {
     use serde::Serialize;
     use serde_json::Value;
 
     /// Wraps a value so method resolution picks the best way to turn it into JSON.
+    ///
+    /// Support for the code `#[trace]` generates (`mlflow_sdk::__private`); not a stable API.
+    ///
+    /// ```
+    /// use mlflow_sdk::tracing_layer::macro_support::*;
+    /// use serde_json::json;
+    /// #[derive(Debug)]
+    /// struct DebugOnly(u8);
+    /// struct Opaque;
+    /// assert_eq!((&&&Wrap(&("a", 1))).__mlflow_json(), json!(["a", 1]));
+    /// assert_eq!((&&&Wrap(&DebugOnly(7))).__mlflow_json(), json!("DebugOnly(7)"));
+    /// assert!((&&&Wrap(&Opaque)).__mlflow_json().as_str().unwrap().ends_with("Opaque>"));
+    /// ```
     pub struct Wrap<'a, T: ?Sized>(pub &'a T);
 
     /// `Serialize` values become their JSON.
+    ///
+    /// Support for the code `#[trace]` generates (`mlflow_sdk::__private`); not a stable API.
+    ///
+    /// ```
+    /// use mlflow_sdk::tracing_layer::macro_support::*;
+    /// assert_eq!((&&&Wrap(&3.5)).__mlflow_json(), serde_json::json!(3.5));
+    /// ```
     pub trait ViaSerialize {
         /// The JSON value.
         fn __mlflow_json(&self) -> Value;
@@ -1078,6 +1343,15 @@ pub mod macro_support {
     }
 
     /// Otherwise `Debug` values become their debug string.
+    ///
+    /// Support for the code `#[trace]` generates (`mlflow_sdk::__private`); not a stable API.
+    ///
+    /// ```
+    /// use mlflow_sdk::tracing_layer::macro_support::*;
+    /// #[derive(Debug)]
+    /// struct Point(i32, i32);
+    /// assert_eq!((&&&Wrap(&Point(1, 2))).__mlflow_json(), "Point(1, 2)");
+    /// ```
     pub trait ViaDebug {
         /// The JSON value.
         fn __mlflow_json(&self) -> Value;
@@ -1089,6 +1363,15 @@ pub mod macro_support {
     }
 
     /// Otherwise the type name.
+    ///
+    /// Support for the code `#[trace]` generates (`mlflow_sdk::__private`); not a stable API.
+    ///
+    /// ```
+    /// use mlflow_sdk::tracing_layer::macro_support::*;
+    /// struct Connection;
+    /// let v = (&&&Wrap(&Connection)).__mlflow_json();
+    /// assert!(v.as_str().unwrap().ends_with("Connection>"));
+    /// ```
     pub trait ViaTypeName {
         /// The JSON value.
         fn __mlflow_json(&self) -> Value;
@@ -1100,9 +1383,24 @@ pub mod macro_support {
     }
 
     /// Wraps an error so its `Display` is preferred over `Debug`.
+    ///
+    /// Support for the code `#[trace]` generates (`mlflow_sdk::__private`); not a stable API.
+    ///
+    /// ```
+    /// use mlflow_sdk::tracing_layer::macro_support::*;
+    /// let e = "x".parse::<u32>().unwrap_err();
+    /// assert_eq!((&&&ErrWrap(&e)).__mlflow_msg(), "invalid digit found in string");
+    /// ```
     pub struct ErrWrap<'a, T: ?Sized>(pub &'a T);
 
     /// `Display` errors.
+    ///
+    /// Support for the code `#[trace]` generates (`mlflow_sdk::__private`); not a stable API.
+    ///
+    /// ```
+    /// use mlflow_sdk::tracing_layer::macro_support::*;
+    /// assert_eq!((&&&ErrWrap(&String::from("timed out"))).__mlflow_msg(), "timed out");
+    /// ```
     pub trait ErrViaDisplay {
         /// The message.
         fn __mlflow_msg(&self) -> String;
@@ -1114,6 +1412,15 @@ pub mod macro_support {
     }
 
     /// `Debug` errors.
+    ///
+    /// Support for the code `#[trace]` generates (`mlflow_sdk::__private`); not a stable API.
+    ///
+    /// ```
+    /// use mlflow_sdk::tracing_layer::macro_support::*;
+    /// #[derive(Debug)]
+    /// enum MyError { NotFound }
+    /// assert_eq!((&&&ErrWrap(&MyError::NotFound)).__mlflow_msg(), "NotFound");
+    /// ```
     pub trait ErrViaDebug {
         /// The message.
         fn __mlflow_msg(&self) -> String;
@@ -1125,6 +1432,14 @@ pub mod macro_support {
     }
 
     /// Anything else.
+    ///
+    /// Support for the code `#[trace]` generates (`mlflow_sdk::__private`); not a stable API.
+    ///
+    /// ```
+    /// use mlflow_sdk::tracing_layer::macro_support::*;
+    /// struct Opaque;
+    /// assert!((&&&ErrWrap(&Opaque)).__mlflow_msg().ends_with("Opaque"));
+    /// ```
     pub trait ErrViaTypeName {
         /// The message.
         fn __mlflow_msg(&self) -> String;
@@ -1136,11 +1451,27 @@ pub mod macro_support {
     }
 
     /// JSON text of a value.
+    ///
+    /// Support for the code `#[trace]` generates (`mlflow_sdk::__private`); not a stable API.
+    ///
+    /// ```
+    /// use mlflow_sdk::tracing_layer::macro_support::to_json_string;
+    /// assert_eq!(to_json_string(serde_json::json!({"a": [1, 2]})), r#"{"a":[1,2]}"#);
+    /// ```
     pub fn to_json_string(v: Value) -> String {
         serde_json::to_string(&v).unwrap_or_default()
     }
 
     /// What `#[trace]` code hands to `MlflowLayer` during one span creation or `record` call.
+    ///
+    /// Support for the code `#[trace]` generates (`mlflow_sdk::__private`); not a stable API.
+    ///
+    /// ```
+    /// use mlflow_sdk::tracing_layer::macro_support::Handoff;
+    /// let args = vec![("x", serde_json::json!(1))];
+    /// let h = Handoff::Call { args, span_type: "TOOL", function: "double" };
+    /// assert!(matches!(h, Handoff::Call { span_type: "TOOL", .. }));
+    /// ```
     pub enum Handoff {
         /// A JSON value (outputs, or inputs recorded by other code).
         Value(Value),
@@ -1163,6 +1494,16 @@ pub mod macro_support {
 
     /// What `#[trace]` records in place of the value: other layers (`fmt`) that see it before
     /// `MlflowLayer` takes the value print its JSON.
+    ///
+    /// Support for the code `#[trace]` generates (`mlflow_sdk::__private`); not a stable API.
+    ///
+    /// ```
+    /// use mlflow_sdk::tracing_layer::macro_support::*;
+    /// let mark = stash_call(vec![("x", serde_json::json!(1))], "TOOL", "double");
+    /// assert_eq!(format!("{mark:?}"), r#"{"x":1}"#); // what `fmt` and other layers print
+    /// clear_handoff();
+    /// assert_eq!(format!("{mark:?}"), "<recorded by MlflowLayer>");
+    /// ```
     pub struct HandoffMark;
 
     impl std::fmt::Debug for HandoffMark {
@@ -1187,6 +1528,16 @@ pub mod macro_support {
     /// Stashes a call's arguments for the span being created (`mlflow.spanInputs =
     /// debug(stash_call(..))` in the `span!` field list: evaluated only when the span is
     /// enabled). [`clear_handoff`] afterwards drops what no layer took.
+    ///
+    /// Support for the code `#[trace]` generates (`mlflow_sdk::__private`); not a stable API.
+    ///
+    /// ```
+    /// use mlflow_sdk::tracing_layer::macro_support::*;
+    /// use serde_json::json;
+    /// let mark = stash_call(vec![("a", json!(2)), ("b", json!(3))], "TOOL", "add");
+    /// assert_eq!(format!("{mark:?}"), r#"{"a":2,"b":3}"#);
+    /// clear_handoff();
+    /// ```
     pub fn stash_call(
         args: Vec<(&'static str, Value)>,
         span_type: &'static str,
@@ -1203,12 +1554,29 @@ pub mod macro_support {
     }
 
     /// Drops a stashed value no layer took.
+    ///
+    /// Support for the code `#[trace]` generates (`mlflow_sdk::__private`); not a stable API.
+    ///
+    /// ```
+    /// use mlflow_sdk::tracing_layer::macro_support::*;
+    /// let mark = stash_call(vec![], "UNKNOWN", "f"); // no span took it
+    /// clear_handoff();
+    /// assert_eq!(format!("{mark:?}"), "<recorded by MlflowLayer>");
+    /// ```
     pub fn clear_handoff() {
         drop(HANDOFF.with(|h| h.take()));
     }
 
     /// Records `value` as field `field` of `span`, handing the JSON value itself to
     /// `MlflowLayer` instead of serializing it to text that the layer would parse back.
+    ///
+    /// Support for the code `#[trace]` generates (`mlflow_sdk::__private`); not a stable API.
+    ///
+    /// ```
+    /// use mlflow_sdk::tracing_layer::macro_support::record_json;
+    /// let span = tracing::info_span!("predict", mlflow.spanOutputs = tracing::field::Empty);
+    /// record_json(&span, "mlflow.spanOutputs", serde_json::json!({"answer": 4}));
+    /// ```
     pub fn record_json(span: &tracing::Span, field: &'static str, value: Value) {
         HANDOFF.with(|h| h.set(Some(Handoff::Value(value))));
         span.record(field, tracing::field::debug(HandoffMark));
