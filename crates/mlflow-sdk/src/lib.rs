@@ -53,6 +53,22 @@ pub use client::{
 pub use config::{Auth, ClientConfig};
 pub use error::{Error, Result};
 pub use logged_models::CreateLoggedModel;
+/// Records each call of a function as an MLflow span (see the
+/// [`tracing_layer`] module for the layer that exports it).
+///
+/// ```no_run
+/// #[mlflow_sdk::trace(span_type = "TOOL")]
+/// fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
+/// #[mlflow_sdk::trace(name = "fetch", span_type = "RETRIEVER", skip(token))]
+/// async fn fetch(url: String, token: &str) -> Result<String, std::io::Error> {
+///     let _ = token;
+///     Ok(format!("body of {url}"))
+/// }
+/// assert_eq!(add(2, 3), 5);
+/// ```
 pub use mlflow_sdk_macros::trace;
 pub use prompts::{ChatMessage, Prompt, PromptTemplate};
 pub use registry::CreateModelVersion;
