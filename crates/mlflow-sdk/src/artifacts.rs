@@ -78,6 +78,20 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
+/// `size` bytes of `path` from offset `start`.
+async fn read_range(path: &Path, start: u64, size: u64) -> Result<Vec<u8>> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let mut f = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| io_err(path, e))?;
+    f.seek(std::io::SeekFrom::Start(start))
+        .await
+        .map_err(|e| io_err(path, e))?;
+    let mut buf = vec![0u8; size as usize];
+    f.read_exact(&mut buf).await.map_err(|e| io_err(path, e))?;
+    Ok(buf)
+}
+
 fn io_err(path: &Path, source: std::io::Error) -> Error {
     Error::Io {
         path: path.display().to_string(),
@@ -109,7 +123,19 @@ impl Client {
             .file_name()
             .and_then(|n| n.to_str())
             .ok_or_else(|| Error::invalid(format!("not a file: {}", local_file.display())))?;
-        let dest = join(&join(&root, artifact_path.unwrap_or("")), name);
+        let dir = join(&root, artifact_path.unwrap_or(""));
+        let dest = join(&dir, name);
+        if self.t.cfg.multipart_upload {
+            let len = tokio::fs::metadata(local_file)
+                .await
+                .map_err(|e| io_err(local_file, e))?
+                .len();
+            if len >= self.t.cfg.multipart_min_size
+                && self.upload_multipart(&dir, local_file, len).await?
+            {
+                return Ok(());
+            }
+        }
         let url = self.t.url(&format!("{PROXY}/{}", encode_path(&dest)));
         let ctype = content_type(local_file);
         self.t
@@ -199,6 +225,107 @@ impl Client {
         let run = self.get_run(run_id).await?;
         self.upload_artifact_to(&run.info.artifact_uri, local_file, artifact_path)
             .await
+    }
+
+    /// Uploads `local_file` into `dir` (a path under the artifact proxy) in parts, each PUT
+    /// straight to the object store at the presigned URL the server hands out, as the official
+    /// `HttpArtifactRepository` does. Returns `Ok(false)` when the server's artifact destination
+    /// cannot do multipart uploads (501), so the caller uses a proxied PUT. A failed part aborts
+    /// the upload on the server before the error is returned.
+    async fn upload_multipart(&self, dir: &str, local_file: &Path, len: u64) -> Result<bool> {
+        #[derive(Deserialize)]
+        struct Credential {
+            url: String,
+            part_number: i64,
+            #[serde(default)]
+            headers: std::collections::BTreeMap<String, String>,
+        }
+        #[derive(Deserialize)]
+        struct Created {
+            upload_id: String,
+            credentials: Vec<Credential>,
+        }
+        let chunk = self.t.cfg.multipart_chunk_size.max(1);
+        let num_parts = len.div_ceil(chunk).max(1);
+        let local = local_file.display().to_string();
+        let base = "/api/2.0/mlflow-artifacts/mpu";
+        let created: Created = match self
+            .post(
+                &format!("{base}/create/{}", encode_path(dir)),
+                serde_json::json!({"path": local, "num_parts": num_parts}),
+            )
+            .await
+        {
+            Ok(c) => c,
+            Err(e) if e.status() == Some(501) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        // Presigned URLs carry their own signature: no tracking-server auth headers.
+        let raw = reqwest::Client::builder()
+            .timeout(self.t.cfg.timeout)
+            .build()
+            .map_err(|e| Error::Http {
+                url: local.clone(),
+                source: e,
+            })?;
+        // Owned futures (boxed) keep the upload `Send` for the blocking facade.
+        let mut uploads: Vec<futures::future::BoxFuture<'static, Result<serde_json::Value>>> =
+            Vec::with_capacity(created.credentials.len());
+        for c in created.credentials {
+            let raw = raw.clone();
+            let path = local_file.to_path_buf();
+            uploads.push(Box::pin(async move {
+                let start = (c.part_number.max(1) as u64 - 1) * chunk;
+                let size = chunk.min(len.saturating_sub(start));
+                let bytes = read_range(&path, start, size).await?;
+                let mut req = raw.put(&c.url).body(bytes);
+                for (k, v) in &c.headers {
+                    req = req.header(k, v);
+                }
+                let resp = req.send().await.map_err(|e| Error::Http {
+                    url: c.url.clone(),
+                    source: e,
+                })?;
+                if !resp.status().is_success() {
+                    return Err(crate::http::error_from_response(resp).await);
+                }
+                let etag = resp
+                    .headers()
+                    .get(reqwest::header::ETAG)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                Ok(serde_json::json!({"part_number": c.part_number, "etag": etag, "url": c.url}))
+            }));
+        }
+        let parts = futures::stream::iter(uploads)
+            .buffer_unordered(4)
+            .collect::<Vec<Result<serde_json::Value>>>()
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>>>();
+        let outcome = match parts {
+            Ok(mut parts) => {
+                parts.sort_by_key(|p| p["part_number"].as_i64());
+                self.post::<serde_json::Value>(
+                    &format!("{base}/complete/{}", encode_path(dir)),
+                    serde_json::json!({"path": local, "upload_id": created.upload_id, "parts": parts}),
+                )
+                .await
+                .map(|_| ())
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            let _ = self
+                .post::<serde_json::Value>(
+                    &format!("{base}/abort/{}", encode_path(dir)),
+                    serde_json::json!({"path": local, "upload_id": created.upload_id}),
+                )
+                .await;
+            return Err(e);
+        }
+        Ok(true)
     }
 
     /// Logs a local directory's files as artifacts of a run (like `MlflowClient.log_artifacts`).

@@ -16,6 +16,9 @@ use std::time::Duration;
 /// | `MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR` (seconds) | `backoff_factor` | 2 |
 /// | `MLFLOW_HTTP_REQUEST_BACKOFF_JITTER` (seconds) | `backoff_jitter` | 1.0 |
 /// | `MLFLOW_WORKSPACE` | `workspace` (`X-MLFLOW-WORKSPACE` header) | none |
+/// | `MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD` | `multipart_upload` | false |
+/// | `MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE` (bytes) | `multipart_min_size` | 500 MiB |
+/// | `MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE` (bytes) | `multipart_chunk_size` | 10 MiB |
 ///
 /// ```
 /// use mlflow_sdk::ClientConfig;
@@ -38,6 +41,13 @@ pub struct ClientConfig {
     pub backoff_jitter: Duration,
     /// Workspace sent as `X-MLFLOW-WORKSPACE` when set.
     pub workspace: Option<String>,
+    /// Upload large files in parts straight to the artifact store (see
+    /// [`ClientConfig::with_multipart_upload`]).
+    pub multipart_upload: bool,
+    /// Smallest file (bytes) uploaded in parts.
+    pub multipart_min_size: u64,
+    /// Part size (bytes).
+    pub multipart_chunk_size: u64,
 }
 
 /// Credentials.
@@ -97,6 +107,9 @@ impl ClientConfig {
             backoff_factor: Duration::from_secs(2),
             backoff_jitter: Duration::from_secs(1),
             workspace: None,
+            multipart_upload: false,
+            multipart_min_size: 500 * 1024 * 1024,
+            multipart_chunk_size: 10 * 1024 * 1024,
         }
     }
 
@@ -134,7 +147,36 @@ impl ClientConfig {
             cfg.backoff_jitter = Duration::from_secs_f64(j.clamp(0.0, 120.0));
         }
         cfg.workspace = env_nonempty("MLFLOW_WORKSPACE");
+        if let Some(v) = env_nonempty("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD") {
+            cfg.multipart_upload = matches!(v.to_ascii_lowercase().as_str(), "true" | "1");
+        }
+        if let Some(n) = env_parse::<u64>("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE") {
+            cfg.multipart_min_size = n;
+        }
+        if let Some(n) = env_parse::<u64>("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE") {
+            cfg.multipart_chunk_size = n.max(1);
+        }
         cfg
+    }
+
+    /// Uploads files of at least `min_size` bytes in `chunk_size` parts straight to the
+    /// artifact store (presigned part URLs from the server's `mpu/create`), like the official
+    /// client with `MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true`. Servers whose artifact
+    /// destination cannot do it (a local folder) answer 501 and the file goes through the
+    /// proxy as usual.
+    ///
+    /// ```
+    /// use mlflow_sdk::ClientConfig;
+    /// let cfg = ClientConfig::new("http://127.0.0.1:5000")
+    ///     .with_multipart_upload(100 * 1024 * 1024, 16 * 1024 * 1024);
+    /// assert!(cfg.multipart_upload);
+    /// assert_eq!(cfg.multipart_chunk_size, 16 * 1024 * 1024);
+    /// ```
+    pub fn with_multipart_upload(mut self, min_size: u64, chunk_size: u64) -> Self {
+        self.multipart_upload = true;
+        self.multipart_min_size = min_size;
+        self.multipart_chunk_size = chunk_size.max(1);
+        self
     }
 
     /// Sets Basic credentials.

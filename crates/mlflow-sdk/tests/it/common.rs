@@ -79,16 +79,60 @@ impl Server {
     }
 
     fn start(flavor: Flavor, bin: &Path, args: &[&str]) -> Server {
+        Server::start_with(flavor, bin, args, None, &[])
+    }
+
+    /// Our server or the official one with its artifact destination on `s3` (moto).
+    pub fn with_s3(flavor: Flavor, s3: &Moto) -> Option<Server> {
+        let (bin, args): (PathBuf, &[&str]) = match flavor {
+            Flavor::Ours => (
+                std::env::var_os("MLFLOW_RS_BIN")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| workspace_root().join("target/debug/mlflow-rs")),
+                &["server"],
+            ),
+            Flavor::Official => (
+                std::env::var_os("MLFLOW_OFFICIAL_BIN")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| workspace_root().join(".venv/bin/mlflow")),
+                &["server", "--workers", "1"],
+            ),
+        };
+        if !bin.exists() {
+            eprintln!("SKIP: {} not found", bin.display());
+            return None;
+        }
+        let dest = format!("s3://{}/dest-{}", Moto::BUCKET, std::process::id());
+        let env = [
+            ("MLFLOW_S3_ENDPOINT_URL", s3.url.as_str()),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+        ];
+        Some(Server::start_with(flavor, &bin, args, Some(&dest), &env))
+    }
+
+    fn start_with(
+        flavor: Flavor,
+        bin: &Path,
+        args: &[&str],
+        artifacts: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let db = format!("sqlite:///{}", dir.path().join("mlflow.db").display());
         let art = dir.path().join("artifacts");
+        let art = artifacts
+            .map(str::to_string)
+            .unwrap_or_else(|| art.to_str().unwrap().to_string());
         let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
         let mut cmd = Command::new(bin);
         cmd.args(args)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["--backend-store-uri", &db])
-            .args(["--artifacts-destination", art.to_str().unwrap()])
+            .args(["--artifacts-destination", &art])
+            .envs(env.iter().copied())
             .current_dir(dir.path())
             .env_remove("MLFLOW_TRACKING_URI")
             .stdout(Stdio::from(log.try_clone().unwrap()))
@@ -274,4 +318,97 @@ fn health_ok(addr: &str) -> bool {
     let mut buf = [0u8; 32];
     let n = s.read(&mut buf).unwrap_or(0);
     String::from_utf8_lossy(&buf[..n]).contains(" 200")
+}
+
+/// A `moto_server` (S3 protocol) on a free loopback port with one bucket; killed on drop.
+pub struct Moto {
+    pub url: String,
+    child: Child,
+}
+
+impl Moto {
+    pub const BUCKET: &'static str = "sdk-tests";
+
+    /// Starts `.venv/bin/moto_server` (installed by scripts/test.sh), or `None` when absent.
+    pub fn start() -> Option<Moto> {
+        let bin = workspace_root().join(".venv/bin/moto_server");
+        if !bin.exists() {
+            eprintln!(
+                "SKIP: {} not found (pip install \"moto[server]\")",
+                bin.display()
+            );
+            return None;
+        }
+        let port = free_port();
+        let child = Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting moto_server");
+        let moto = Moto {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+        };
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            if let Some((status, _)) = moto.http("PUT", &format!("/{}", Moto::BUCKET))
+                && status == 200
+            {
+                return Some(moto);
+            }
+            if Instant::now() > deadline {
+                panic!("moto_server did not start");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// A bare HTTP/1.1 request to moto (it accepts unsigned requests): status and headers.
+    pub fn http(&self, method: &str, path: &str) -> Option<(u16, String)> {
+        use std::io::{Read, Write};
+        let addr = self.url.trim_start_matches("http://");
+        let mut s = std::net::TcpStream::connect(addr).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        let text = String::from_utf8_lossy(&buf).to_string();
+        let status = text.split_whitespace().nth(1)?.parse().ok()?;
+        Some((status, text))
+    }
+
+    /// The ETag of object `key` (multipart uploads end in `-<parts>`), from a bucket listing
+    /// (moto answers unsigned listings; unsigned HEADs can be refused).
+    pub fn etag(&self, key: &str) -> Option<String> {
+        let (status, body) = self.http(
+            "GET",
+            &format!("/{}?list-type=2&prefix={key}", Moto::BUCKET),
+        )?;
+        if status != 200 {
+            return None;
+        }
+        let at = body.find(&format!("<Key>{key}</Key>"))?;
+        let rest = &body[at..];
+        let start = rest.find("<ETag>")? + "<ETag>".len();
+        let end = rest[start..].find("</ETag>")? + start;
+        Some(
+            rest[start..end]
+                .replace("&quot;", "")
+                .trim_matches('"')
+                .to_string(),
+        )
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        // This child only (its own pid), never a group.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

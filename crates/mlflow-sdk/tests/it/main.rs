@@ -4,6 +4,7 @@
 
 mod common;
 mod macro_usage;
+mod multipart;
 mod scenarios;
 mod transport;
 mod webhooks;
