@@ -1,5 +1,6 @@
 //! Artifacts through the server's proxy (`/api/2.0/mlflow-artifacts/artifacts/...`), streamed
-//! from and to disk.
+//! from and to disk; large files in parts straight to the object store (presigned URLs); local
+//! artifact locations (`file://`, absolute paths: a server that does not proxy) directly.
 
 use crate::client::Client;
 use crate::error::{Error, Result};
@@ -48,6 +49,52 @@ pub(crate) fn proxy_root(artifact_uri: &str) -> Result<String> {
         "artifact URI '{artifact_uri}' is not served by the tracking server's artifact proxy \
          (start the server with --serve-artifacts)"
     )))
+}
+
+/// A local artifact location (`file:///…` or an absolute path): read and written directly,
+/// as the official `LocalArtifactRepository` does when the server does not proxy artifacts
+/// (`--no-serve-artifacts` with a local `--default-artifact-root`).
+fn local_root(artifact_uri: &str) -> Option<PathBuf> {
+    if let Some(rest) = artifact_uri.strip_prefix("file://") {
+        let path = rest.strip_prefix("localhost").unwrap_or(rest);
+        let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+        return Some(PathBuf::from(decoded.into_owned()));
+    }
+    artifact_uri
+        .starts_with('/')
+        .then(|| PathBuf::from(artifact_uri))
+}
+
+/// `rel` (a `/`-separated artifact path) under `root`; `..` is refused.
+fn local_join(root: &Path, rel: &str) -> Result<PathBuf> {
+    let mut p = root.to_path_buf();
+    for seg in rel.split('/').filter(|s| !s.is_empty() && *s != ".") {
+        if seg == ".." {
+            return Err(Error::invalid(format!("Invalid artifact path: '{rel}'")));
+        }
+        p.push(seg);
+    }
+    Ok(p)
+}
+
+async fn local_write(dst: &Path, from: LocalSource<'_>) -> Result<()> {
+    if let Some(parent) = dst.parent() {
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(|e| io_err(parent, e))?;
+    }
+    match from {
+        LocalSource::File(src) => tokio::fs::copy(src, dst)
+            .await
+            .map(|_| ())
+            .map_err(|e| io_err(dst, e)),
+        LocalSource::Bytes(b) => tokio::fs::write(dst, b).await.map_err(|e| io_err(dst, e)),
+    }
+}
+
+enum LocalSource<'a> {
+    File(&'a Path),
+    Bytes(Vec<u8>),
 }
 
 fn join(a: &str, b: &str) -> String {
@@ -118,11 +165,15 @@ impl Client {
         local_file: &Path,
         artifact_path: Option<&str>,
     ) -> Result<()> {
-        let root = proxy_root(artifact_uri)?;
         let name = local_file
             .file_name()
             .and_then(|n| n.to_str())
             .ok_or_else(|| Error::invalid(format!("not a file: {}", local_file.display())))?;
+        if let Some(root) = local_root(artifact_uri) {
+            let dst = local_join(&root, &join(artifact_path.unwrap_or(""), name))?;
+            return local_write(&dst, LocalSource::File(local_file)).await;
+        }
+        let root = proxy_root(artifact_uri)?;
         let dir = join(&root, artifact_path.unwrap_or(""));
         let dest = join(&dir, name);
         if self.t.cfg.multipart_upload {
@@ -386,6 +437,10 @@ impl Client {
         path: &str,
         content: Vec<u8>,
     ) -> Result<()> {
+        if let Some(root) = local_root(artifact_uri) {
+            let dst = local_join(&root, path)?;
+            return local_write(&dst, LocalSource::Bytes(content)).await;
+        }
         let root = proxy_root(artifact_uri)?;
         let url = self
             .t
@@ -419,10 +474,28 @@ impl Client {
         struct R {
             files: Vec<FileInfo>,
         }
+        let base = path.unwrap_or("").trim_matches('/');
+        if let Some(root) = local_root(artifact_uri) {
+            let dir = local_join(&root, base)?;
+            let mut out = Vec::new();
+            // A file or a missing path lists as nothing, like the server's listing.
+            let Ok(mut rd) = tokio::fs::read_dir(&dir).await else {
+                return Ok(out);
+            };
+            while let Some(e) = rd.next_entry().await.map_err(|e| io_err(&dir, e))? {
+                let md = e.metadata().await.map_err(|err| io_err(&e.path(), err))?;
+                out.push(FileInfo {
+                    path: join(base, &e.file_name().to_string_lossy()),
+                    is_dir: md.is_dir(),
+                    file_size: (!md.is_dir()).then_some(md.len() as i64),
+                });
+            }
+            out.sort_by(|a, b| a.path.cmp(&b.path));
+            return Ok(out);
+        }
         let root = proxy_root(artifact_uri)?;
         let full = join(&root, path.unwrap_or(""));
         let r: R = self.get(PROXY, serde_json::json!({"path": full})).await?;
-        let base = path.unwrap_or("").trim_matches('/');
         Ok(r.files
             .into_iter()
             .map(|mut f| {
@@ -536,6 +609,13 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn read_artifact(&self, artifact_uri: &str, path: &str) -> Result<bytes::Bytes> {
+        if let Some(root) = local_root(artifact_uri) {
+            let src = local_join(&root, path)?;
+            return tokio::fs::read(&src)
+                .await
+                .map(bytes::Bytes::from)
+                .map_err(|e| io_err(&src, e));
+        }
         let root = proxy_root(artifact_uri)?;
         let url = self
             .t
@@ -550,6 +630,10 @@ impl Client {
     }
 
     async fn download_file(&self, artifact_uri: &str, path: &str, local: &Path) -> Result<()> {
+        if let Some(root) = local_root(artifact_uri) {
+            let src = local_join(&root, path)?;
+            return local_write(local, LocalSource::File(&src)).await;
+        }
         let root = proxy_root(artifact_uri)?;
         let url = self
             .t

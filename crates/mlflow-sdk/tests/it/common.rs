@@ -112,6 +112,34 @@ impl Server {
         Some(Server::start_with(flavor, &bin, args, Some(&dest), &env))
     }
 
+    /// A server that does not proxy artifacts (`--no-serve-artifacts`) and gives runs local
+    /// artifact locations under `root`: clients read and write them directly.
+    pub fn no_proxy(flavor: Flavor, root: &Path) -> Option<Server> {
+        let bin = match flavor {
+            Flavor::Ours => std::env::var_os("MLFLOW_RS_BIN")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| workspace_root().join("target/debug/mlflow-rs")),
+            Flavor::Official => std::env::var_os("MLFLOW_OFFICIAL_BIN")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| workspace_root().join(".venv/bin/mlflow")),
+        };
+        if !bin.exists() {
+            eprintln!("SKIP: {} not found", bin.display());
+            return None;
+        }
+        let root = root.to_str().unwrap();
+        let mut args = vec![
+            "server",
+            "--no-serve-artifacts",
+            "--default-artifact-root",
+            root,
+        ];
+        if flavor == Flavor::Official {
+            args.extend(["--workers", "1"]);
+        }
+        Some(Server::start_with(flavor, &bin, &args, None, &[]))
+    }
+
     fn start_with(
         flavor: Flavor,
         bin: &Path,

@@ -122,6 +122,106 @@ fn ours_multipart_upload() {
     rt().block_on(local_fallback(&local));
 }
 
+/// A server that does not proxy artifacts gives runs local artifact locations: the SDK writes,
+/// lists and reads them directly, and the official client reads what it wrote.
+pub async fn local_direct(srv: &Server, root: &Path) {
+    let client = srv.client();
+    let exp = client
+        .get_or_create_experiment(&unique("direct"))
+        .await
+        .unwrap();
+    let run = client.create_run(CreateRun::new(&exp)).await.unwrap();
+    let uri = run.info.artifact_uri.clone();
+    assert!(
+        uri.starts_with(root.to_str().unwrap()) || uri.starts_with("file://"),
+        "{uri}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("report");
+    std::fs::create_dir_all(sub.join("plots")).unwrap();
+    std::fs::write(sub.join("summary.txt"), "ok").unwrap();
+    std::fs::write(sub.join("plots/loss.csv"), "step,loss\n1,0.5\n").unwrap();
+    client
+        .log_artifacts(run.id(), &sub, Some("report"))
+        .await
+        .unwrap();
+    client
+        .log_text(run.id(), "hello", "notes/hello.txt")
+        .await
+        .unwrap();
+
+    let top: Vec<String> = client
+        .list_artifacts(run.id(), None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    assert_eq!(top, vec!["notes".to_string(), "report".to_string()]);
+    let report = client
+        .list_artifacts(run.id(), Some("report"))
+        .await
+        .unwrap();
+    let summary = report
+        .iter()
+        .find(|f| f.path == "report/summary.txt")
+        .unwrap();
+    assert_eq!((summary.is_dir, summary.file_size), (false, Some(2)));
+    assert!(report.iter().any(|f| f.path == "report/plots" && f.is_dir));
+    let out = tempfile::tempdir().unwrap();
+    let got = client
+        .download_artifacts(run.id(), "report", out.path())
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(got.join("plots/loss.csv")).unwrap(),
+        "step,loss\n1,0.5\n"
+    );
+    assert_eq!(
+        client
+            .read_artifact(&uri, "notes/hello.txt")
+            .await
+            .unwrap()
+            .as_ref(),
+        b"hello"
+    );
+    assert!(client.read_artifact(&uri, "../escape").await.is_err());
+
+    // The official client reads the same files from the run's artifact location.
+    if let Some(v) = crate::common::py(
+        &srv.url,
+        &format!(
+            "import mlflow, json, pathlib\n\
+             p = mlflow.artifacts.download_artifacts(run_id='{}', artifact_path='report')\n\
+             print(json.dumps(sorted(str(x.relative_to(p)) for x in pathlib.Path(p).rglob('*'))))",
+            run.id()
+        ),
+    ) {
+        assert_eq!(
+            v,
+            serde_json::json!(["plots", "plots/loss.csv", "summary.txt"])
+        );
+    }
+}
+
+#[test]
+fn ours_local_direct() {
+    let root = tempfile::tempdir().unwrap();
+    let Some(srv) = Server::no_proxy(Flavor::Ours, root.path()) else {
+        return;
+    };
+    rt().block_on(local_direct(&srv, root.path()));
+}
+
+#[test]
+fn official_local_direct() {
+    let root = tempfile::tempdir().unwrap();
+    let Some(srv) = Server::no_proxy(Flavor::Official, root.path()) else {
+        return;
+    };
+    rt().block_on(local_direct(&srv, root.path()));
+}
+
 #[test]
 fn official_multipart_upload() {
     let Some(moto) = Moto::start() else { return };
