@@ -1,4 +1,4 @@
-//! Group commit for `log-batch` on SQLite.
+//! Group commit for `log-batch` and span ingestion (OTLP, `log_spans`) on SQLite.
 //!
 //! SQLite has one writer, so concurrent `log-batch` requests queue for the write connection,
 //! and each pays a whole transaction: at commit every page it dirtied is appended to the WAL,
@@ -12,31 +12,47 @@
 //!
 //! PostgreSQL and MySQL have concurrent writers and row locks: they keep one transaction per
 //! request.
+//!
+//! Savepoints are plain `SAVEPOINT`/`RELEASE`/`ROLLBACK TO` statements on the group's
+//! transaction (not sqlx's nested transactions), so the per-request code runs against the same
+//! `Transaction<'static, Any>` it uses outside a group.
 
 use crate::SqlStore;
 use crate::db::db_err;
+use crate::traces::SpanRow;
 use mlflow_domain::tracking::{Metric, Tag};
 use mlflow_domain::{Error, Result};
-use sqlx::Acquire;
 use tokio::sync::{mpsc, oneshot};
 
 /// Batches written in one transaction at most.
 pub(crate) const MAX_GROUP: usize = 32;
 
-/// One `log-batch` (or `log-param`) request waiting for the writer.
-struct BatchJob {
-    run_id: String,
-    metrics: Vec<Metric>,
-    params: Vec<Tag>,
-    tags: Vec<Tag>,
-    single_param: bool,
+/// One request waiting for the writer.
+struct Job {
+    work: Work,
     reply: oneshot::Sender<Result<()>>,
+}
+
+enum Work {
+    /// `log-batch` (or `log-param`).
+    Batch {
+        run_id: String,
+        metrics: Vec<Metric>,
+        params: Vec<Tag>,
+        tags: Vec<Tag>,
+        single_param: bool,
+    },
+    /// Spans of one OTLP / `log_spans` request, with its experiment looked up beforehand.
+    Spans {
+        spans: Vec<SpanRow>,
+        experiment: Result<(i64, String, String)>,
+    },
 }
 
 /// The handle requests send their batches to.
 #[derive(Clone, Debug)]
 pub(crate) struct GroupCommit {
-    tx: mpsc::Sender<BatchJob>,
+    tx: mpsc::Sender<Job>,
 }
 
 impl GroupCommit {
@@ -58,25 +74,37 @@ impl GroupCommit {
         tags: Vec<Tag>,
         single_param: bool,
     ) -> Result<()> {
-        let (reply, rx) = oneshot::channel();
-        let job = BatchJob {
+        self.run(Work::Batch {
             run_id: run_id.to_string(),
             metrics,
             params,
             tags,
             single_param,
-            reply,
-        };
+        })
+        .await
+    }
+
+    /// Queues the spans of one ingestion request and waits for its outcome.
+    pub(crate) async fn submit_spans(
+        &self,
+        spans: Vec<SpanRow>,
+        experiment: Result<(i64, String, String)>,
+    ) -> Result<()> {
+        self.run(Work::Spans { spans, experiment }).await
+    }
+
+    async fn run(&self, work: Work) -> Result<()> {
+        let (reply, rx) = oneshot::channel();
         self.tx
-            .send(job)
+            .send(Job { work, reply })
             .await
-            .map_err(|_| Error::internal("the SQLite batch writer stopped"))?;
+            .map_err(|_| Error::internal("the SQLite group writer stopped"))?;
         rx.await
-            .map_err(|_| Error::internal("the SQLite batch writer dropped a batch"))?
+            .map_err(|_| Error::internal("the SQLite group writer dropped a request"))?
     }
 }
 
-async fn writer(store: SqlStore, mut rx: mpsc::Receiver<BatchJob>) {
+async fn writer(store: SqlStore, mut rx: mpsc::Receiver<Job>) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < MAX_GROUP {
@@ -89,42 +117,59 @@ async fn writer(store: SqlStore, mut rx: mpsc::Receiver<BatchJob>) {
     }
 }
 
+/// Runs one SQL statement on the group's transaction.
+async fn exec(tx: &mut sqlx::Transaction<'static, sqlx::Any>, sql: &'static str) -> Result<()> {
+    sqlx::query(sql)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+        .map_err(db_err)
+}
+
 /// Writes `jobs` in one transaction, one savepoint each, and answers every caller.
-async fn write_group(store: &SqlStore, jobs: Vec<BatchJob>) {
+async fn write_group(store: &SqlStore, jobs: Vec<Job>) {
     let mut results: Vec<Result<()>> = Vec::with_capacity(jobs.len());
+    let mut replies = Vec::with_capacity(jobs.len());
     let outcome: Result<()> = async {
         let mut tx = store.db.begin_write().await?;
-        for job in &jobs {
-            let mut sp = (&mut tx).begin().await.map_err(db_err)?;
-            let r = store
-                .log_batch_in(
-                    &mut sp,
-                    &job.run_id,
-                    &job.metrics,
-                    &job.params,
-                    &job.tags,
-                    job.single_param,
-                )
-                .await;
-            match r {
-                Ok(()) => sp.commit().await.map_err(db_err)?,
-                Err(_) => sp.rollback().await.map_err(db_err)?,
+        for job in jobs {
+            replies.push(job.reply);
+            exec(&mut tx, "SAVEPOINT mlflow_rs_group").await?;
+            let r = match job.work {
+                Work::Batch {
+                    run_id,
+                    metrics,
+                    params,
+                    tags,
+                    single_param,
+                } => {
+                    store
+                        .log_batch_in(&mut tx, &run_id, &metrics, &params, &tags, single_param)
+                        .await
+                }
+                Work::Spans { spans, experiment } => {
+                    store.log_spans_in(&mut tx, spans, &experiment).await
+                }
+            };
+            if r.is_err() {
+                exec(&mut tx, "ROLLBACK TO SAVEPOINT mlflow_rs_group").await?;
             }
+            exec(&mut tx, "RELEASE SAVEPOINT mlflow_rs_group").await?;
             results.push(r);
         }
         tx.commit().await.map_err(db_err)
     }
     .await;
-    for (i, job) in jobs.into_iter().enumerate() {
+    for (i, reply) in replies.into_iter().enumerate() {
         let r = match &outcome {
-            // Committed: each batch has its own outcome.
+            // Committed: each request has its own outcome.
             Ok(()) => results
                 .get(i)
                 .cloned()
-                .unwrap_or_else(|| Err(Error::internal("the SQLite batch writer lost a result"))),
-            // Nothing of the group was written: every batch fails with the cause.
+                .unwrap_or_else(|| Err(Error::internal("the SQLite group writer lost a result"))),
+            // Nothing of the group was written: every request fails with the cause.
             Err(e) => Err(e.clone()),
         };
-        let _ = job.reply.send(r);
+        let _ = reply.send(r);
     }
 }

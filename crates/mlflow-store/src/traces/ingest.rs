@@ -257,15 +257,29 @@ impl SqlStore {
         if spans.is_empty() {
             return Ok(());
         }
+        // Look the experiment up before taking the write lock (a read, so it does not hold
+        // up other writers); its error only matters if some trace is new (as official).
+        let experiment = self.trace_experiment_light(location).await;
+        if let Some(group) = &self.group {
+            return group.submit_spans(spans, experiment).await;
+        }
+        let mut tx = self.db.begin_write().await?;
+        self.log_spans_in(&mut tx, spans, &experiment).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    /// The writes of one OTLP/`log_spans` request, inside the caller's transaction.
+    pub(crate) async fn log_spans_in(
+        &self,
+        tx: &mut Tx,
+        spans: Vec<SpanRow>,
+        experiment: &Result<(i64, String, String)>,
+    ) -> Result<()> {
         let mut by_trace: BTreeMap<String, Vec<SpanRow>> = BTreeMap::new();
         for s in spans {
             by_trace.entry(s.trace_id.clone()).or_default().push(s);
         }
         let db = &self.db;
-        // Look the experiment up before taking the write lock (a read, so it does not hold
-        // up other writers); its error only matters if some trace is new (as official).
-        let experiment = self.trace_experiment_light(location).await;
-        let mut tx = db.begin_write().await?;
         for (trace_id, group) in &by_trace {
             let row = sqlx::query(db.sql(
                 "SELECT experiment_id, timestamp_ms, execution_time_ms, status, request_preview, \
@@ -275,7 +289,7 @@ impl SqlStore {
                  FROM trace_info WHERE request_id = ?",
             ))
             .bind(trace_id.clone())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await
             .map_err(db_err)?;
 
@@ -324,7 +338,7 @@ impl SqlStore {
                     .bind(min_start_ms)
                     .bind(exec)
                     .bind(status.to_owned())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(db_err)?;
                     // Written with the other tags below (one statement).
@@ -342,7 +356,7 @@ impl SqlStore {
                 }
             };
 
-            self.upsert_spans(&mut tx, exp_id, group).await?;
+            self.upsert_spans(tx, exp_id, group).await?;
 
             let finalized = !created
                 && sqlx::query(db.sql(&format!(
@@ -351,7 +365,7 @@ impl SqlStore {
                 )))
                 .bind(trace_id.clone())
                 .bind(keys::INFO_FINALIZED)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await
                 .map_err(db_err)?
                 .is_some();
@@ -403,7 +417,7 @@ impl SqlStore {
             if (has_usage && !(finalized && existing.any_token))
                 || (has_cost && !(finalized && existing.any_cost))
             {
-                let nodes = self.stored_nodes(&mut tx, trace_id).await?;
+                let nodes = self.stored_nodes(tx, trace_id).await?;
                 if has_usage && !(finalized && existing.any_token) {
                     let usage: Vec<_> = nodes
                         .iter()
@@ -464,7 +478,7 @@ impl SqlStore {
                     };
                 }
                 q.bind(trace_id.clone())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(db_err)?;
             }
@@ -474,7 +488,7 @@ impl SqlStore {
                 )
                 .bind(new_ts)
                 .bind(trace_id.clone())
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await
                 .map_err(db_err)?;
             }
@@ -485,13 +499,13 @@ impl SqlStore {
                 )))
                 .bind(trace_id.clone())
                 .bind(keys::TRACE_USER)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await
                 .map_err(db_err)?
                 .is_some();
                 if !has_user {
                     self.upsert_kv(
-                        &mut tx,
+                        tx,
                         "trace_request_metadata",
                         trace_id,
                         &[(keys::TRACE_USER.into(), user)],
@@ -521,10 +535,8 @@ impl SqlStore {
                 dedup.insert(k, v);
             }
             let tags: Vec<(String, String)> = dedup.into_iter().collect();
-            self.upsert_kv(&mut tx, "trace_tags", trace_id, &tags)
-                .await?;
+            self.upsert_kv(tx, "trace_tags", trace_id, &tags).await?;
         }
-        tx.commit().await.map_err(db_err)?;
         Ok(())
     }
 
