@@ -113,7 +113,12 @@ async fn writer(store: SqlStore, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        write_group(&store, jobs).await;
+        // Its own task: a panic there (a bug) fails this group's callers (their reply
+        // channels drop) instead of stopping the writer for good.
+        let store = store.clone();
+        if let Err(e) = tokio::spawn(async move { write_group(&store, jobs).await }).await {
+            tracing::error!(error = %e, "SQLite group writer task failed");
+        }
     }
 }
 
