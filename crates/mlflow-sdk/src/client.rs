@@ -633,8 +633,9 @@ impl Client {
 
     // ---------------------------------------------------------------- runs
 
-    /// Creates a run. Adds `mlflow.runName`, `mlflow.user` (from `$USER`) and, for nested runs,
-    /// `mlflow.parentRunId`, as the Python client does.
+    /// Creates a run. Adds `mlflow.runName`, `mlflow.user` (from `$USER`), the source tags
+    /// (`mlflow.source.*`, git commit/branch/repo URL from [`crate::git_metadata`]) and, for
+    /// nested runs, `mlflow.parentRunId`, as the Python client does.
     ///
     /// ```no_run
     /// # async fn demo(client: mlflow_sdk::Client) -> mlflow_sdk::Result<()> {
@@ -661,6 +662,9 @@ impl Client {
         add("mlflow.source.type", "LOCAL");
         if let Some(exe) = std::env::args().next() {
             add("mlflow.source.name", &exe);
+        }
+        for (k, v) in crate::util::git_metadata() {
+            add(k, v);
         }
         if let Some(p) = &req.parent_run_id {
             add("mlflow.parentRunId", p);

@@ -74,7 +74,7 @@ pub use prompts::{ChatMessage, Prompt, PromptTemplate};
 pub use registry::CreateModelVersion;
 pub use traces::{SpanEventRecord, SpanRecord};
 pub use types::*;
-pub use util::{now_ms, now_ns, rfc3339_from_ns, rfc3339_to_ms};
+pub use util::{git_metadata, now_ms, now_ns, rfc3339_from_ns, rfc3339_to_ms};
 pub use webhooks::{
     CreateWebhook, UpdateWebhook, Webhook, WebhookEvent, WebhookStatus, WebhookTestResult,
 };

@@ -1039,6 +1039,9 @@ pub(crate) fn trace_info(spans: &[SpanRecord], meta: &TraceMeta) -> TraceInfo {
         md.insert("mlflow.source.name".into(), exe);
     }
     md.insert("mlflow.source.type".into(), "LOCAL".into());
+    for (k, v) in crate::util::git_metadata() {
+        md.insert(k.to_string(), v.clone());
+    }
     if let Some(run) = &meta.run_id {
         md.insert("mlflow.sourceRun".into(), run.clone());
     }

@@ -212,9 +212,160 @@ pub(crate) fn de_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Er
     })
 }
 
+/// Git metadata of the repository around the current directory, as the official client
+/// records it on runs and traces: `mlflow.source.git.commit`, `mlflow.source.git.branch`,
+/// `mlflow.source.git.repoURL` (credentials stripped). Read once from the `.git` files (no git
+/// binary); empty outside a repository.
+///
+/// ```
+/// for (key, value) in mlflow_sdk::git_metadata() {
+///     assert!(key.starts_with("mlflow.source.git."));
+///     assert!(!value.is_empty());
+/// }
+/// ```
+pub fn git_metadata() -> &'static [(&'static str, String)] {
+    static GIT: std::sync::OnceLock<Vec<(&'static str, String)>> = std::sync::OnceLock::new();
+    GIT.get_or_init(|| {
+        std::env::current_dir()
+            .ok()
+            .and_then(|d| read_git(&d))
+            .unwrap_or_default()
+    })
+}
+
+fn read_git(start: &std::path::Path) -> Option<Vec<(&'static str, String)>> {
+    use std::path::PathBuf;
+    // The git dir: `.git` as a directory, or a `.git` file pointing at it (worktrees).
+    let mut dir = Some(start);
+    let git_dir: PathBuf = loop {
+        let d = dir?;
+        let dot = d.join(".git");
+        if dot.is_dir() {
+            break dot;
+        }
+        if let Ok(text) = std::fs::read_to_string(&dot)
+            && let Some(p) = text.trim().strip_prefix("gitdir:")
+        {
+            let p = PathBuf::from(p.trim());
+            break if p.is_absolute() { p } else { d.join(p) };
+        }
+        dir = d.parent();
+    };
+    // Refs and config live in the common dir (differs from the git dir in a worktree).
+    let common = std::fs::read_to_string(git_dir.join("commondir"))
+        .ok()
+        .map(|c| git_dir.join(c.trim()))
+        .unwrap_or_else(|| git_dir.clone());
+    let head = std::fs::read_to_string(git_dir.join("HEAD")).ok()?;
+    let head = head.trim();
+    let (commit, branch) = match head.strip_prefix("ref:") {
+        Some(r) => {
+            let r = r.trim();
+            let sha = std::fs::read_to_string(git_dir.join(r))
+                .or_else(|_| std::fs::read_to_string(common.join(r)))
+                .ok()
+                .map(|s| s.trim().to_string())
+                .or_else(|| {
+                    let packed = std::fs::read_to_string(common.join("packed-refs")).ok()?;
+                    packed.lines().find_map(|l| {
+                        let (sha, name) = l.split_once(' ')?;
+                        (name.trim() == r).then(|| sha.to_string())
+                    })
+                });
+            (sha, r.strip_prefix("refs/heads/").map(str::to_string))
+        }
+        None => (Some(head.to_string()), None),
+    };
+    let url = std::fs::read_to_string(common.join("config"))
+        .ok()
+        .and_then(|cfg| {
+            let mut in_remote = false;
+            for line in cfg.lines() {
+                let l = line.trim();
+                if l.starts_with('[') {
+                    in_remote = l.starts_with("[remote ");
+                } else if in_remote
+                    && let Some((k, v)) = l.split_once('=')
+                    && k.trim() == "url"
+                {
+                    return Some(strip_credentials(v.trim()));
+                }
+            }
+            None
+        });
+    let mut out = Vec::new();
+    if let Some(c) = commit.filter(|c| c.len() >= 40) {
+        out.push(("mlflow.source.git.commit", c));
+    }
+    if let Some(b) = branch {
+        out.push(("mlflow.source.git.branch", b));
+    }
+    if let Some(u) = url {
+        out.push(("mlflow.source.git.repoURL", u));
+    }
+    Some(out)
+}
+
+/// `https://user:token@host/x` → `https://host/x` (SSH-style remotes are kept as they are).
+fn strip_credentials(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            match authority.rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://{host}{path}"),
+                None => url.to_string(),
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn git_metadata_matches_git() {
+        let git = |args: &[&str]| {
+            std::process::Command::new("git")
+                .args(args)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        };
+        let Some(head) = git(&["rev-parse", "HEAD"]) else {
+            eprintln!("SKIP: not in a git checkout");
+            return;
+        };
+        let md: std::collections::HashMap<_, _> = git_metadata().iter().cloned().collect();
+        assert_eq!(md.get("mlflow.source.git.commit"), Some(&head));
+        if let Some(branch) = git(&["symbolic-ref", "--short", "HEAD"]) {
+            assert_eq!(md.get("mlflow.source.git.branch"), Some(&branch));
+        }
+        if let Some(url) = git(&["config", "--get", "remote.origin.url"]) {
+            assert_eq!(
+                md.get("mlflow.source.git.repoURL"),
+                Some(&strip_credentials(&url))
+            );
+        }
+    }
+
+    #[test]
+    fn credentials_are_stripped() {
+        assert_eq!(
+            strip_credentials("https://user:tok@github.com/o/r.git"),
+            "https://github.com/o/r.git"
+        );
+        assert_eq!(
+            strip_credentials("https://github.com/o/r"),
+            "https://github.com/o/r"
+        );
+        assert_eq!(
+            strip_credentials("git@github.com:o/r.git"),
+            "git@github.com:o/r.git"
+        );
+    }
 
     #[test]
     fn rfc3339_roundtrip() {

@@ -419,6 +419,10 @@ fn tracing_scenario(srv: &Server) {
         })
         .expect("the successful agent trace");
     assert!(traces.iter().any(|t| t.state == "ERROR"));
+    // Environment metadata as the official client records it (git commit of the checkout).
+    for (k, v) in mlflow_sdk::git_metadata() {
+        assert_eq!(ok.trace_metadata.get(*k), Some(v), "{k}");
+    }
     assert!(
         ok.request_preview.as_deref().unwrap_or("").contains("hi"),
         "{ok:?}"
