@@ -779,6 +779,19 @@ fn open_trace_prompts() -> std::sync::MutexGuard<'static, PromptsByTrace> {
 /// `mlflow.linkedPrompts` tag and the server-side association), as the official client links
 /// prompts loaded inside a trace.
 pub(crate) fn note_prompt_in_current_trace(name: &str, version: &str) {
+    let Some(trace_id) = current_trace_id() else {
+        return;
+    };
+    let entry = (name.to_string(), version.to_string());
+    let mut open = open_trace_prompts();
+    let list = open.entry(trace_id).or_default();
+    if !list.contains(&entry) {
+        list.push(entry);
+    }
+}
+
+/// The trace of the current `tracing` span, if [`MlflowLayer`] records it.
+fn current_trace_id() -> Option<[u8; 16]> {
     let mut trace_id = None;
     tracing::Span::current().with_subscriber(|(id, dispatch)| {
         let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>() else {
@@ -794,13 +807,160 @@ pub(crate) fn note_prompt_in_current_trace(name: &str, version: &str) {
             }
         }
     });
-    let Some(trace_id) = trace_id else { return };
-    let entry = (name.to_string(), version.to_string());
-    let mut open = open_trace_prompts();
-    let list = open.entry(trace_id).or_default();
-    if !list.contains(&entry) {
-        list.push(entry);
+    trace_id
+}
+
+/// Changes to the current trace's info, applied when it is exported (see
+/// [`update_current_trace`]).
+///
+/// ```
+/// use mlflow_sdk::tracing_layer::TraceUpdate;
+/// let u = TraceUpdate::new()
+///     .tag("session", "s-42")
+///     .metadata("mlflow.trace.user", "alice")
+///     .client_request_id("req-7");
+/// assert_eq!(u.tags, vec![("session".to_string(), "s-42".to_string())]);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TraceUpdate {
+    /// Trace tags (mutable; `mlflow.traceTag`-style user tags).
+    pub tags: Vec<(String, String)>,
+    /// Trace metadata (immutable once written, e.g. `mlflow.trace.user`,
+    /// `mlflow.trace.session`).
+    pub metadata: Vec<(String, String)>,
+    /// The caller's own request id (`client_request_id`, searchable).
+    pub client_request_id: Option<String>,
+    /// Replaces the request preview (default: the root span's inputs).
+    pub request_preview: Option<String>,
+    /// Replaces the response preview (default: the root span's outputs).
+    pub response_preview: Option<String>,
+}
+
+impl TraceUpdate {
+    /// An empty update.
+    ///
+    /// ```
+    /// assert_eq!(mlflow_sdk::tracing_layer::TraceUpdate::new(), Default::default());
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
     }
+    /// Adds a tag.
+    ///
+    /// ```
+    /// let u = mlflow_sdk::tracing_layer::TraceUpdate::new().tag("env", "prod");
+    /// assert_eq!(u.tags.len(), 1);
+    /// ```
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.push((key.into(), value.into()));
+        self
+    }
+    /// Adds a metadata entry.
+    ///
+    /// ```
+    /// let u = mlflow_sdk::tracing_layer::TraceUpdate::new().metadata("mlflow.trace.session", "s1");
+    /// assert_eq!(u.metadata[0].1, "s1");
+    /// ```
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.push((key.into(), value.into()));
+        self
+    }
+    /// Sets the client request id.
+    ///
+    /// ```
+    /// let u = mlflow_sdk::tracing_layer::TraceUpdate::new().client_request_id("r-1");
+    /// assert_eq!(u.client_request_id.as_deref(), Some("r-1"));
+    /// ```
+    pub fn client_request_id(mut self, id: impl Into<String>) -> Self {
+        self.client_request_id = Some(id.into());
+        self
+    }
+    /// Sets the request preview.
+    ///
+    /// ```
+    /// let u = mlflow_sdk::tracing_layer::TraceUpdate::new().request_preview("What is MLflow?");
+    /// assert!(u.request_preview.is_some());
+    /// ```
+    pub fn request_preview(mut self, text: impl Into<String>) -> Self {
+        self.request_preview = Some(text.into());
+        self
+    }
+    /// Sets the response preview.
+    ///
+    /// ```
+    /// let u = mlflow_sdk::tracing_layer::TraceUpdate::new().response_preview("An ML platform.");
+    /// assert!(u.response_preview.is_some());
+    /// ```
+    pub fn response_preview(mut self, text: impl Into<String>) -> Self {
+        self.response_preview = Some(text.into());
+        self
+    }
+
+    fn merge(&mut self, other: TraceUpdate) {
+        self.tags.extend(other.tags);
+        self.metadata.extend(other.metadata);
+        if other.client_request_id.is_some() {
+            self.client_request_id = other.client_request_id;
+        }
+        if other.request_preview.is_some() {
+            self.request_preview = other.request_preview;
+        }
+        if other.response_preview.is_some() {
+            self.response_preview = other.response_preview;
+        }
+    }
+
+    fn apply(self, info: &mut TraceInfo) {
+        info.tags.extend(self.tags);
+        info.trace_metadata.extend(self.metadata);
+        if self.client_request_id.is_some() {
+            info.client_request_id = self.client_request_id;
+        }
+        if let Some(p) = self.request_preview {
+            info.request_preview = Some(truncate(&p, MAX_PREVIEW));
+        }
+        if let Some(p) = self.response_preview {
+            info.response_preview = Some(truncate(&p, MAX_PREVIEW));
+        }
+    }
+}
+
+fn open_trace_updates() -> std::sync::MutexGuard<'static, HashMap<[u8; 16], TraceUpdate>> {
+    static U: std::sync::OnceLock<Mutex<HashMap<[u8; 16], TraceUpdate>>> =
+        std::sync::OnceLock::new();
+    U.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Updates the trace the current `tracing` span belongs to, like the official
+/// `mlflow.update_current_trace`: tags, metadata, client request id and previews, applied when
+/// the trace is exported (later calls add to or override earlier ones). Returns `false` when
+/// there is no current trace (no span recorded by [`MlflowLayer`]).
+///
+/// ```no_run
+/// use mlflow_sdk::tracing_layer::{TraceUpdate, update_current_trace};
+///
+/// #[mlflow_sdk::trace(span_type = "AGENT")]
+/// fn handle(request_id: &str, question: &str) -> String {
+///     update_current_trace(
+///         TraceUpdate::new()
+///             .tag("channel", "slack")
+///             .metadata("mlflow.trace.session", "s-42")
+///             .client_request_id(request_id),
+///     );
+///     format!("answer to {question}")
+/// }
+/// ```
+pub fn update_current_trace(update: TraceUpdate) -> bool {
+    let Some(trace_id) = current_trace_id() else {
+        return false;
+    };
+    open_trace_updates()
+        .entry(trace_id)
+        .or_default()
+        .merge(update);
+    true
 }
 
 /// A trace as the traced thread hands it over: converted on the exporter thread.
@@ -809,6 +969,7 @@ struct RawTrace {
     /// Root last.
     spans: Vec<SpanState>,
     prompts: Vec<(String, String)>,
+    update: Option<TraceUpdate>,
 }
 
 enum ExportMsg {
@@ -822,6 +983,9 @@ enum ExportMsg {
 fn finish_trace(raw: RawTrace) -> FinishedTrace {
     let spans: Vec<SpanRecord> = raw.spans.into_iter().map(finish_span).collect();
     let mut info = trace_info(&spans, &raw.meta);
+    if let Some(update) = raw.update {
+        update.apply(&mut info);
+    }
     if let Ok(Some(tag)) = crate::traces::linked_prompts_tag(None, &raw.prompts) {
         info.tags
             .insert(crate::traces::LINKED_PROMPTS_TAG.to_string(), tag);
@@ -953,10 +1117,12 @@ where
             run_id: None,
         });
         let prompts = open_trace_prompts().remove(&trace_id).unwrap_or_default();
+        let update = open_trace_updates().remove(&trace_id);
         let msg = ExportMsg::Raw(Box::new(RawTrace {
             meta,
             spans,
             prompts,
+            update,
         }));
         if let Err(TrySendError::Full(_)) = self.tx.try_send(msg) {
             self.stats.dropped.fetch_add(1, Ordering::SeqCst);

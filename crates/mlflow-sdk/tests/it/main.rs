@@ -275,6 +275,13 @@ async fn agent(q: Question, attempt: u32) -> Result<String, String> {
 /// Loads a prompt inside a trace: the export links the prompt version to the trace.
 #[mlflow_sdk::trace(span_type = "CHAIN", skip(client))]
 async fn prompted(client: &mlflow_sdk::Client, uri: String) -> String {
+    use mlflow_sdk::tracing_layer::{TraceUpdate, update_current_trace};
+    assert!(update_current_trace(
+        TraceUpdate::new()
+            .tag("channel", "slack")
+            .metadata("mlflow.trace.session", "s-42")
+            .client_request_id("req-7")
+    ));
     let p = client.load_prompt(&uri).await.unwrap();
     p.version
 }
@@ -383,6 +390,19 @@ fn tracing_scenario(srv: &Server) {
         .iter()
         .find(|t| t.tags.get("mlflow.traceName").map(String::as_str) == Some("prompted"))
         .expect("the prompted trace");
+    // update_current_trace: tag, metadata and client request id.
+    assert_eq!(
+        linked.tags.get("channel").map(String::as_str),
+        Some("slack")
+    );
+    assert_eq!(
+        linked
+            .trace_metadata
+            .get("mlflow.trace.session")
+            .map(String::as_str),
+        Some("s-42")
+    );
+    assert_eq!(linked.client_request_id.as_deref(), Some("req-7"));
     let expected_tag = format!(r#"[{{"name": "{pname}", "version": "1"}}]"#);
     assert_eq!(
         linked.tags.get("mlflow.linkedPrompts").map(String::as_str),
