@@ -702,17 +702,23 @@ async fn gc(env: Env) {
     env.finish().await;
 }
 
-/// 100k spans in 20 OTLP requests of 5,000, read back through the paged and the streamed
-/// `traces/get`. Prints the process RSS (this test process hosts the server): run with
-/// `cargo test --release -p mlflow-server --test retention -- --ignored --nocapture`.
+/// A large trace (20,000 spans by default, in OTLP requests of 5,000) read back through the
+/// paged and the streamed `traces/get`. Prints the process RSS (this test process hosts the
+/// server). The 100k-span measurement: `MLFLOW_RS_LARGE_TRACE_SPANS=100000 cargo test
+/// --release -p mlflow-server --test retention large_trace -- --nocapture` (the server-only
+/// RSS is measured by scripts/large_trace_rss.py).
 async fn large_trace(env: Env) {
-    const TOTAL: u64 = 100_000;
     const PER_REQUEST: u64 = 5_000;
+    let total: u64 = std::env::var("MLFLOW_RS_LARGE_TRACE_SPANS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let total = total.div_ceil(PER_REQUEST).max(1) * PER_REQUEST;
     let exp = env.experiment("large", &[]).await;
     let start = now_ms();
     let rss0 = rss_kib();
     let t = std::time::Instant::now();
-    for k in 0..TOTAL / PER_REQUEST {
+    for k in 0..total / PER_REQUEST {
         env.export(
             &exp,
             &spans(999, k * PER_REQUEST, (k + 1) * PER_REQUEST, start),
@@ -740,7 +746,7 @@ async fn large_trace(env: Env) {
         }
     }
     let paged = t.elapsed();
-    assert_eq!(n as u64, TOTAL);
+    assert_eq!(n as u64, total);
     let rss_paged = rss_kib();
     // Streamed whole trace, counted without keeping it.
     let t = std::time::Instant::now();
@@ -763,16 +769,16 @@ async fn large_trace(env: Env) {
     }
     let streamed = t.elapsed();
     eprintln!(
-        "large trace: {TOTAL} spans ingested in {:.1} s ({:.0} spans/s); paged read {:.1} s; \
+        "large trace: {total} spans ingested in {:.1} s ({:.0} spans/s); paged read {:.1} s; \
          streamed read {:.1} s, {} MiB body; process RSS KiB: start {rss0}, after ingest \
          {rss_ingest}, after paged read {rss_paged}, peak during streamed read {peak}",
         ingest.as_secs_f64(),
-        TOTAL as f64 / ingest.as_secs_f64(),
+        total as f64 / ingest.as_secs_f64(),
         paged.as_secs_f64(),
         streamed.as_secs_f64(),
         bytes / 1024 / 1024,
     );
-    assert!(bytes > TOTAL as usize * 100);
+    assert!(bytes > total as usize * 100);
     assert!(
         peak < 200 * 1024 + rss0,
         "streamed read grew RSS by more than 200 MiB"
@@ -820,16 +826,14 @@ macro_rules! tests {
 tests!(retention_rules, sweeper_task, storage_report, gc);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "100k spans: slow in debug builds; run with --ignored --release"]
-async fn sqlite_large_trace_100k_spans() {
+async fn sqlite_large_trace() {
     if let Some(env) = Env::start(Backend::Sqlite).await {
         large_trace(env).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "100k spans: slow in debug builds; run with --ignored --release"]
-async fn postgres_large_trace_100k_spans() {
+async fn postgres_large_trace() {
     if let Some(env) = Env::start(Backend::Postgres).await {
         large_trace(env).await;
     }
