@@ -593,6 +593,7 @@ async fn evaluate_in_run(
         let meta = TraceMeta {
             experiment_id: Some(experiment_id.into()),
             run_id: Some(run_id.into()),
+            ..Default::default()
         };
         let (out, latency, tid, root_span, token_usage) =
             match predict_traced(client, &meta, &rec.inputs, &predict).await? {

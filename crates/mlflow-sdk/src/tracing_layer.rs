@@ -284,6 +284,10 @@ fn static_span_type(s: &str) -> Option<&'static str> {
 pub(crate) struct TraceMeta {
     pub(crate) experiment_id: Option<String>,
     pub(crate) run_id: Option<String>,
+    /// Prompt versions loaded while the trace was open.
+    pub(crate) prompts: Vec<(String, String)>,
+    /// What `update_current_trace` asked for.
+    pub(crate) update: TraceUpdate,
 }
 
 thread_local! {
@@ -763,36 +767,24 @@ struct FinishedTrace {
     prompts: Vec<(String, String)>,
 }
 
-/// Prompt versions (`(name, version)`) by trace id.
-type PromptsByTrace = HashMap<[u8; 16], Vec<(String, String)>>;
-
-/// Prompt versions loaded inside traces that are still open.
-fn open_trace_prompts() -> std::sync::MutexGuard<'static, PromptsByTrace> {
-    static P: std::sync::OnceLock<Mutex<PromptsByTrace>> = std::sync::OnceLock::new();
-    P.get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-}
-
 /// Called when a prompt version is loaded: if the current `tracing` span belongs to a trace
 /// [`MlflowLayer`] records, the prompt is linked to that trace when it is exported (the
 /// `mlflow.linkedPrompts` tag and the server-side association), as the official client links
 /// prompts loaded inside a trace.
 pub(crate) fn note_prompt_in_current_trace(name: &str, version: &str) {
-    let Some(trace_id) = current_trace_id() else {
-        return;
-    };
     let entry = (name.to_string(), version.to_string());
-    let mut open = open_trace_prompts();
-    let list = open.entry(trace_id).or_default();
-    if !list.contains(&entry) {
-        list.push(entry);
-    }
+    with_current_root(|meta| {
+        if !meta.prompts.contains(&entry) {
+            meta.prompts.push(entry);
+        }
+    });
 }
 
-/// The trace of the current `tracing` span, if [`MlflowLayer`] records it.
-fn current_trace_id() -> Option<[u8; 16]> {
-    let mut trace_id = None;
+/// Runs `f` on the per-trace state kept on the root span of the current `tracing` span's
+/// trace (if [`MlflowLayer`] records it); `false` when there is none.
+fn with_current_root(f: impl FnOnce(&mut TraceMeta)) -> bool {
+    let mut f = Some(f);
+    let mut done = false;
     tracing::Span::current().with_subscriber(|(id, dispatch)| {
         let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>() else {
             return;
@@ -800,14 +792,18 @@ fn current_trace_id() -> Option<[u8; 16]> {
         let Some(span) = registry.span(id) else {
             return;
         };
+        // Only a trace's root carries a `TraceMeta`.
         for s in span.scope() {
-            if let Some(st) = s.extensions().get::<SpanState>() {
-                trace_id = Some(st.trace_id);
+            if let Some(meta) = s.extensions_mut().get_mut::<TraceMeta>()
+                && let Some(f) = f.take()
+            {
+                f(meta);
+                done = true;
                 return;
             }
         }
     });
-    trace_id
+    done
 }
 
 /// Changes to the current trace's info, applied when it is exported (see
@@ -925,14 +921,6 @@ impl TraceUpdate {
     }
 }
 
-fn open_trace_updates() -> std::sync::MutexGuard<'static, HashMap<[u8; 16], TraceUpdate>> {
-    static U: std::sync::OnceLock<Mutex<HashMap<[u8; 16], TraceUpdate>>> =
-        std::sync::OnceLock::new();
-    U.get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-}
-
 /// Updates the trace the current `tracing` span belongs to, like the official
 /// `mlflow.update_current_trace`: tags, metadata, client request id and previews, applied when
 /// the trace is exported (later calls add to or override earlier ones). Returns `false` when
@@ -953,14 +941,7 @@ fn open_trace_updates() -> std::sync::MutexGuard<'static, HashMap<[u8; 16], Trac
 /// }
 /// ```
 pub fn update_current_trace(update: TraceUpdate) -> bool {
-    let Some(trace_id) = current_trace_id() else {
-        return false;
-    };
-    open_trace_updates()
-        .entry(trace_id)
-        .or_default()
-        .merge(update);
-    true
+    with_current_root(|meta| meta.update.merge(update))
 }
 
 /// A trace as the traced thread hands it over: converted on the exporter thread.
@@ -968,8 +949,6 @@ struct RawTrace {
     meta: TraceMeta,
     /// Root last.
     spans: Vec<SpanState>,
-    prompts: Vec<(String, String)>,
-    update: Option<TraceUpdate>,
 }
 
 enum ExportMsg {
@@ -982,19 +961,18 @@ enum ExportMsg {
 /// Builds the exported form of a trace (spans, `TraceInfoV3`, prompt links).
 fn finish_trace(raw: RawTrace) -> FinishedTrace {
     let spans: Vec<SpanRecord> = raw.spans.into_iter().map(finish_span).collect();
-    let mut info = trace_info(&spans, &raw.meta);
-    if let Some(update) = raw.update {
-        update.apply(&mut info);
-    }
-    if let Ok(Some(tag)) = crate::traces::linked_prompts_tag(None, &raw.prompts) {
+    let mut meta = raw.meta;
+    let mut info = trace_info(&spans, &meta);
+    std::mem::take(&mut meta.update).apply(&mut info);
+    if let Ok(Some(tag)) = crate::traces::linked_prompts_tag(None, &meta.prompts) {
         info.tags
             .insert(crate::traces::LINKED_PROMPTS_TAG.to_string(), tag);
     }
     FinishedTrace {
-        experiment_id: raw.meta.experiment_id,
+        experiment_id: meta.experiment_id,
         info,
         spans,
-        prompts: raw.prompts,
+        prompts: meta.prompts,
     }
 }
 
@@ -1041,6 +1019,7 @@ where
                         .clone()
                         .or_else(crate::fluent::experiment_hint),
                     run_id: crate::fluent::active_run_id(),
+                    ..Default::default()
                 });
             ext.insert(meta);
         }
@@ -1115,15 +1094,9 @@ where
         let meta = meta.unwrap_or(TraceMeta {
             experiment_id: self.experiment_id.clone(),
             run_id: None,
+            ..Default::default()
         });
-        let prompts = open_trace_prompts().remove(&trace_id).unwrap_or_default();
-        let update = open_trace_updates().remove(&trace_id);
-        let msg = ExportMsg::Raw(Box::new(RawTrace {
-            meta,
-            spans,
-            prompts,
-            update,
-        }));
+        let msg = ExportMsg::Raw(Box::new(RawTrace { meta, spans }));
         if let Err(TrySendError::Full(_)) = self.tx.try_send(msg) {
             self.stats.dropped.fetch_add(1, Ordering::SeqCst);
         }
@@ -1802,6 +1775,7 @@ mod tests {
             &TraceMeta {
                 experiment_id: Some("3".into()),
                 run_id: Some("r".into()),
+                ..Default::default()
             },
         );
         assert_eq!(info.trace_id, format!("tr-{}", "07".repeat(16)));
