@@ -43,38 +43,49 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The server binary for `flavor` (`$MLFLOW_RS_BIN` / `$MLFLOW_OFFICIAL_BIN`, else the
+/// workspace's debug build / `.venv`), or `None` (with the reason printed) when absent.
+fn server_bin(flavor: Flavor) -> Option<PathBuf> {
+    let (var, default) = match flavor {
+        Flavor::Ours => ("MLFLOW_RS_BIN", "target/debug/mlflow-rs"),
+        Flavor::Official => ("MLFLOW_OFFICIAL_BIN", ".venv/bin/mlflow"),
+    };
+    let bin = std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(default));
+    if bin.exists() {
+        Some(bin)
+    } else {
+        eprintln!(
+            "SKIP: {flavor:?} server {} not found (set {var})",
+            bin.display()
+        );
+        None
+    }
+}
+
+/// `mlflow server` arguments before the common ones.
+fn server_args(flavor: Flavor) -> &'static [&'static str] {
+    match flavor {
+        Flavor::Ours => &["server"],
+        Flavor::Official => &["server", "--workers", "1"],
+    }
+}
+
 impl Server {
     /// Starts our server, or returns `None` (with the reason printed) if the binary is absent.
     pub fn ours() -> Option<Server> {
-        let bin = std::env::var_os("MLFLOW_RS_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace_root().join("target/debug/mlflow-rs"));
-        if !bin.exists() {
-            eprintln!(
-                "SKIP: {} not found (run `cargo build -p mlflow-cli` or set MLFLOW_RS_BIN)",
-                bin.display()
-            );
-            return None;
-        }
-        Some(Server::start(Flavor::Ours, &bin, &["server"]))
+        let bin = server_bin(Flavor::Ours)?;
+        Some(Server::start(Flavor::Ours, &bin, server_args(Flavor::Ours)))
     }
 
     /// Starts the official server, or `None` if it is not installed.
     pub fn official() -> Option<Server> {
-        let bin = std::env::var_os("MLFLOW_OFFICIAL_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace_root().join(".venv/bin/mlflow"));
-        if !bin.exists() {
-            eprintln!(
-                "SKIP: official server {} not found (set MLFLOW_OFFICIAL_BIN)",
-                bin.display()
-            );
-            return None;
-        }
+        let bin = server_bin(Flavor::Official)?;
         Some(Server::start(
             Flavor::Official,
             &bin,
-            &["server", "--workers", "1"],
+            server_args(Flavor::Official),
         ))
     }
 
@@ -84,24 +95,7 @@ impl Server {
 
     /// Our server or the official one with its artifact destination on `s3` (moto).
     pub fn with_s3(flavor: Flavor, s3: &Moto) -> Option<Server> {
-        let (bin, args): (PathBuf, &[&str]) = match flavor {
-            Flavor::Ours => (
-                std::env::var_os("MLFLOW_RS_BIN")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| workspace_root().join("target/debug/mlflow-rs")),
-                &["server"],
-            ),
-            Flavor::Official => (
-                std::env::var_os("MLFLOW_OFFICIAL_BIN")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| workspace_root().join(".venv/bin/mlflow")),
-                &["server", "--workers", "1"],
-            ),
-        };
-        if !bin.exists() {
-            eprintln!("SKIP: {} not found", bin.display());
-            return None;
-        }
+        let bin = server_bin(flavor)?;
         let dest = format!("s3://{}/dest-{}", Moto::BUCKET, std::process::id());
         let env = [
             ("MLFLOW_S3_ENDPOINT_URL", s3.url.as_str()),
@@ -109,34 +103,22 @@ impl Server {
             ("AWS_SECRET_ACCESS_KEY", "testing"),
             ("AWS_DEFAULT_REGION", "us-east-1"),
         ];
-        Some(Server::start_with(flavor, &bin, args, Some(&dest), &env))
+        Some(Server::start_with(
+            flavor,
+            &bin,
+            server_args(flavor),
+            Some(&dest),
+            &env,
+        ))
     }
 
     /// A server that does not proxy artifacts (`--no-serve-artifacts`) and gives runs local
     /// artifact locations under `root`: clients read and write them directly.
     pub fn no_proxy(flavor: Flavor, root: &Path) -> Option<Server> {
-        let bin = match flavor {
-            Flavor::Ours => std::env::var_os("MLFLOW_RS_BIN")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| workspace_root().join("target/debug/mlflow-rs")),
-            Flavor::Official => std::env::var_os("MLFLOW_OFFICIAL_BIN")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| workspace_root().join(".venv/bin/mlflow")),
-        };
-        if !bin.exists() {
-            eprintln!("SKIP: {} not found", bin.display());
-            return None;
-        }
+        let bin = server_bin(flavor)?;
         let root = root.to_str().unwrap();
-        let mut args = vec![
-            "server",
-            "--no-serve-artifacts",
-            "--default-artifact-root",
-            root,
-        ];
-        if flavor == Flavor::Official {
-            args.extend(["--workers", "1"]);
-        }
+        let mut args = server_args(flavor).to_vec();
+        args.extend(["--no-serve-artifacts", "--default-artifact-root", root]);
         Some(Server::start_with(flavor, &bin, &args, None, &[]))
     }
 
