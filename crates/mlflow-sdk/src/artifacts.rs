@@ -278,6 +278,14 @@ impl Client {
             .await
     }
 
+    /// The proxy URL of `path` under `artifact_uri`.
+    fn proxy_url(&self, artifact_uri: &str, path: &str) -> Result<String> {
+        let root = proxy_root(artifact_uri)?;
+        Ok(self
+            .t
+            .url(&format!("{PROXY}/{}", encode_path(&join(&root, path)))))
+    }
+
     /// Uploads `local_file` into `dir` (a path under the artifact proxy) in parts, each PUT
     /// straight to the object store at the presigned URL the server hands out, as the official
     /// `HttpArtifactRepository` does. Returns `Ok(false)` when the server's artifact destination
@@ -441,10 +449,7 @@ impl Client {
             let dst = local_join(&root, path)?;
             return local_write(&dst, LocalSource::Bytes(content)).await;
         }
-        let root = proxy_root(artifact_uri)?;
-        let url = self
-            .t
-            .url(&format!("{PROXY}/{}", encode_path(&join(&root, path))));
+        let url = self.proxy_url(artifact_uri, path)?;
         self.t
             .send(&url, || async {
                 Ok(self.t.request(Method::PUT, &url).body(content.clone()))
@@ -616,10 +621,7 @@ impl Client {
                 .map(bytes::Bytes::from)
                 .map_err(|e| io_err(&src, e));
         }
-        let root = proxy_root(artifact_uri)?;
-        let url = self
-            .t
-            .url(&format!("{PROXY}/{}", encode_path(&join(&root, path))));
+        let url = self.proxy_url(artifact_uri, path)?;
         let resp = self
             .t
             .send(&url, || async { Ok(self.t.request(Method::GET, &url)) })
@@ -634,10 +636,7 @@ impl Client {
             let src = local_join(&root, path)?;
             return local_write(local, LocalSource::File(&src)).await;
         }
-        let root = proxy_root(artifact_uri)?;
-        let url = self
-            .t
-            .url(&format!("{PROXY}/{}", encode_path(&join(&root, path))));
+        let url = self.proxy_url(artifact_uri, path)?;
         let resp = self
             .t
             .send(&url, || async { Ok(self.t.request(Method::GET, &url)) })
